@@ -1,0 +1,142 @@
+package extproc
+
+import (
+	"time"
+
+	"github.com/wardhq/ward/extproc/config"
+	"github.com/wardhq/ward/extproc/identity"
+	"github.com/wardhq/ward/extproc/llm"
+)
+
+// Phase is the point of the exchange a stage runs at.
+type Phase string
+
+const (
+	PhaseRequest       Phase = "request"
+	PhaseResponse      Phase = "response"
+	PhaseResponseChunk Phase = "response_chunk"
+)
+
+// Interaction is everything Ward learns about one HTTP exchange. It is
+// owned by a single stream goroutine, so stages read and write it without
+// locks.
+type Interaction struct {
+	// EventID (UUIDv7) names the audit event; it is returned to the client
+	// in x-ward-event-id so a support ticket can point at it.
+	EventID       string
+	StreamStart   time.Time
+	RequestID     string // x-request-id
+	Traceparent   string
+	Method        string
+	Path          string
+	Authority     string
+	Caller        identity.Caller
+	Authenticated bool
+	ProfileName   string
+	Profile       config.Profile
+
+	Endpoint llm.Endpoint
+	Dialect  llm.Provider
+	// ProviderName is the configured upstream Ward routed to (e.g.
+	// "azure-openai"); it starts as the dialect's default provider.
+	ProviderName string
+	// ModelRequested is what the caller asked for; ModelRouted is what Ward
+	// sent upstream after policy routing (equal when not rerouted).
+	ModelRequested string
+	ModelRouted    string
+
+	Request     *llm.Request
+	RequestBody []byte // decoded (gzip removed) request body, as inspected
+
+	// Detections on the request (PhaseRequest) and on output.
+	Findings       []Finding
+	OutputFindings []Finding
+	Injection      *InjectionScore
+	Topic          *TopicScore
+	PromptTokens   int64 // pre-request estimate
+
+	RequestDecision  *Decision
+	ResponseDecision *Decision
+	// Redactions lists the finding types redacted, per phase.
+	Redactions []Redaction
+
+	ResponseStatus      int
+	ResponseContentType string
+	Streamed            bool
+	Response            *llm.Response
+	Usage               llm.Usage
+	UsageEstimated      bool
+	CostMicroUSD        int64
+	ResponseBytes       int64
+
+	FirstByte time.Time // response headers seen
+	End       time.Time
+
+	// Outcome is the final decision label for audit and metrics: allow,
+	// deny, redact, error, unparsed.
+	Outcome    string
+	ReasonCode string
+	Err        error
+	// Unparsed marks traffic Ward forwarded without understanding it.
+	Unparsed bool
+
+	bodyChanged bool // RequestBody differs from what the caller sent
+	rerouted    bool // a routing header changed: Envoy must recompute the route
+}
+
+// Finding is one detected identifier. Offsets are bytes into the text of
+// Request.Parts[Part] (request) or Response.Choices[Choice] (output).
+type Finding struct {
+	Type       string
+	Part       int
+	Choice     int
+	Start, End int
+	Score      float64
+}
+
+// InjectionScore is the prompt-injection detector's verdict.
+type InjectionScore struct {
+	Score float64
+	Rules []string
+}
+
+// TopicScore is the per-app topic classifier's verdict.
+type TopicScore struct {
+	InScope float64
+	Nearest string
+	Known   bool
+}
+
+// Redaction records what was redacted where.
+type Redaction struct {
+	Phase Phase
+	Type  string
+	Mode  string
+	Count int
+}
+
+// Decision is a policy outcome in Ward's terms (independent of Rego).
+type Decision struct {
+	Allow         bool
+	Status        int // HTTP status for denials (default 403)
+	ReasonCode    string
+	ReasonMessage string
+	// Redact lists finding types to redact and how; Type "*" means all.
+	Redact        []RedactRule
+	RouteModel    string
+	RouteProvider string
+	Headers       map[string]string
+	// AuditContent lowers the stored content level: full, redacted, none.
+	AuditContent string
+	Tags         []string
+	Revision     string // policy bundle revision that decided
+	// FailedOpen marks a decision taken because the policy errored on a
+	// fail-open profile.
+	FailedOpen bool
+}
+
+// RedactRule says how to redact one finding type.
+type RedactRule struct {
+	Type string
+	Mode string // mask, partial, pseudonym
+}
