@@ -127,14 +127,14 @@ func TestParseRequest(t *testing.T) {
 		},
 		{
 			name: "chat minimal max_tokens only", endpoint: EndpointChatCompletions,
-			body: `{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"hi"}],"stream_options":null,"user":null}`,
-			want: Request{Endpoint: EndpointChatCompletions, Provider: ProviderOpenAI, Model: "gpt-4o-mini", MaxOutputTokens: 64},
+			body:  `{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"hi"}],"stream_options":null,"user":null}`,
+			want:  Request{Endpoint: EndpointChatCompletions, Provider: ProviderOpenAI, Model: "gpt-4o-mini", MaxOutputTokens: 64},
 			parts: []string{"user|0|text|hi"},
 		},
 		{
 			name: "chat legacy function_call and refusal", endpoint: EndpointChatCompletions,
-			body: `{"model":"m","messages":[{"role":"assistant","function_call":{"name":"f","arguments":"{}"},"refusal":"I can't"}]}`,
-			want: Request{Endpoint: EndpointChatCompletions, Provider: ProviderOpenAI, Model: "m"},
+			body:  `{"model":"m","messages":[{"role":"assistant","function_call":{"name":"f","arguments":"{}"},"refusal":"I can't"}]}`,
+			want:  Request{Endpoint: EndpointChatCompletions, Provider: ProviderOpenAI, Model: "m"},
 			parts: []string{"assistant|0|tool_arguments|{}", "assistant|0|text|I can't"},
 			calls: []ToolCall{{Name: "f", Arguments: "{}"}},
 		},
@@ -155,8 +155,8 @@ func TestParseRequest(t *testing.T) {
 		},
 		{
 			name: "responses string input", endpoint: EndpointResponses,
-			body: `{"model":"gpt-4.1","input":"Tell me a joke","stream":true,"user":"u2"}`,
-			want: Request{Endpoint: EndpointResponses, Provider: ProviderOpenAI, Model: "gpt-4.1", Stream: true, EndUser: "u2"},
+			body:  `{"model":"gpt-4.1","input":"Tell me a joke","stream":true,"user":"u2"}`,
+			want:  Request{Endpoint: EndpointResponses, Provider: ProviderOpenAI, Model: "gpt-4.1", Stream: true, EndUser: "u2"},
 			parts: []string{"user|0|text|Tell me a joke"},
 		},
 		{
@@ -184,7 +184,7 @@ func TestParseRequest(t *testing.T) {
 		},
 		{
 			name: "anthropic string system", endpoint: EndpointMessages,
-			body: "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":10,\"system\":\"Be brief.\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\\nthere\"}]}\r\n",
+			body:  "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":10,\"system\":\"Be brief.\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\\nthere\"}]}\r\n",
 			want:  Request{Endpoint: EndpointMessages, Provider: ProviderAnthropic, Model: "claude-haiku-4-5", MaxOutputTokens: 10},
 			parts: []string{"system|-1|text|Be brief.", "user|0|text|Hi\nthere"},
 		},

@@ -86,8 +86,8 @@ func TestParseResponse(t *testing.T) {
 		},
 		{
 			name: "invalid utf8 replaced", endpoint: EndpointChatCompletions,
-			body: "{\"choices\":[{\"message\":{\"content\":\"a\xffb\"}}]}",
-			want: Response{Choices: []string{"a\uFFFDb"}},
+			body:  "{\"choices\":[{\"message\":{\"content\":\"a\xffb\"}}]}",
+			want:  Response{Choices: []string{"a\uFFFDb"}},
 			parts: []string{"assistant|0|text|a\uFFFDb"},
 		},
 	}
