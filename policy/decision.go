@@ -1,0 +1,322 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Reason codes the engine itself produces (policies produce their own).
+const (
+	ReasonOK           = "ok"
+	ReasonPolicyError  = "policy_error"  // evaluation failed, timed out or returned a bad shape
+	ReasonNoDecision   = "no_decision"   // the entrypoint was undefined: deny by default
+	ReasonFailOpen     = "policy_error_fail_open"
+)
+
+// Audit content levels.
+const (
+	AuditFull     = "full"
+	AuditRedacted = "redacted"
+	AuditNone     = "none"
+)
+
+// Decision is the policy decision document (docs/policy-decision.md).
+type Decision struct {
+	Allow  bool   `json:"allow"`
+	Reason Reason `json:"reason"`
+	// Status is the HTTP status for a denial (0 when allowed).
+	Status  int               `json:"status"`
+	Redact  []Redaction       `json:"redact"`
+	Route   RouteTarget       `json:"route"`
+	Headers map[string]string `json:"headers"`
+	// Audit is the audit content level: "full", "redacted" or "none".
+	Audit string   `json:"audit"`
+	Tags  []string `json:"tags"`
+
+	// Revision identifies the policy that decided (bundle revision or a
+	// content hash), for the audit trail.
+	Revision string `json:"revision"`
+	// Entrypoint is the query that was evaluated.
+	Entrypoint string `json:"entrypoint"`
+	// Err is why evaluation failed; the decision is then a fail-closed
+	// deny (or fail-open allow, see FailOpen). Nil for a normal decision,
+	// including a deny-by-default on an undefined entrypoint.
+	Err error `json:"-"`
+}
+
+// Reason is a machine-readable code and a message safe to show the caller.
+type Reason struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Redaction asks for every finding of Type to be redacted in Mode
+// (e.g. "mask").
+type Redaction struct {
+	Type string `json:"type"`
+	Mode string `json:"mode"`
+}
+
+// RouteTarget overrides the upstream model and/or provider; empty fields
+// mean "unchanged".
+type RouteTarget struct {
+	Model    string `json:"model,omitempty"`
+	Provider string `json:"provider,omitempty"`
+}
+
+// FailOpen converts a failed decision (d.Err != nil) into an allow for
+// profiles configured to fail open. Err, Revision and a policy_error tag are
+// kept so the failure is still counted and audited.
+func FailOpen(d Decision) Decision {
+	if d.Err == nil {
+		return d
+	}
+	return Decision{
+		Allow:      true,
+		Reason:     Reason{Code: ReasonFailOpen, Message: "policy evaluation failed; allowed because the profile fails open"},
+		Audit:      AuditFull,
+		Tags:       []string{"policy_error", "fail_open"},
+		Revision:   d.Revision,
+		Entrypoint: d.Entrypoint,
+		Err:        d.Err,
+	}
+}
+
+func failClosed(err error) Decision {
+	return Decision{
+		Reason: Reason{Code: ReasonPolicyError, Message: "the request could not be evaluated against policy"},
+		Status: 500,
+		Audit:  AuditFull,
+		Tags:   []string{"policy_error"},
+		Err:    err,
+	}
+}
+
+func undefinedDecision() Decision {
+	return Decision{
+		Reason: Reason{Code: ReasonNoDecision, Message: "no policy decision for this request"},
+		Status: 403,
+		Audit:  AuditFull,
+		Tags:   []string{ReasonNoDecision},
+	}
+}
+
+// ShapeError says which field of a decision document was wrong.
+type ShapeError struct {
+	Field string // e.g. "reason.code", "redact[1].type"
+	Want  string
+	Got   string
+}
+
+func (e *ShapeError) Error() string {
+	return fmt.Sprintf("policy decision field %q: want %s, got %s", e.Field, e.Want, e.Got)
+}
+
+// ErrShape matches every *ShapeError with errors.Is.
+var ErrShape = errors.New("policy decision has the wrong shape")
+
+func (e *ShapeError) Is(target error) bool { return target == ErrShape }
+
+func shapeErr(field, want string, got ast.Value) error {
+	return &ShapeError{Field: field, Want: want, Got: typeName(got)}
+}
+
+func typeName(v ast.Value) string {
+	if v == nil {
+		return "nothing"
+	}
+	return ast.ValueName(v)
+}
+
+var (
+	fAllow   = ast.StringTerm("allow")
+	fReason  = ast.StringTerm("reason")
+	fStatus  = ast.StringTerm("status")
+	fRedact  = ast.StringTerm("redact")
+	fRoute   = ast.StringTerm("route")
+	fHeaders = ast.StringTerm("headers")
+	fAudit   = ast.StringTerm("audit")
+	fTags    = ast.StringTerm("tags")
+	fCode    = ast.StringTerm("code")
+	fMessage = ast.StringTerm("message")
+	fType    = ast.StringTerm("type")
+	fMode    = ast.StringTerm("mode")
+	fModel   = ast.StringTerm("model")
+	fProv    = ast.StringTerm("provider")
+)
+
+// DecodeDecision reads a decision document straight from the OPA value.
+// allow is required; every other field is optional but must have the
+// documented type. Unknown fields are ignored so policies can carry extra
+// detail for explain output.
+func DecodeDecision(v ast.Value) (Decision, error) {
+	var d Decision
+	obj, ok := v.(ast.Object)
+	if !ok {
+		return d, shapeErr("decision", "object", v)
+	}
+	allow := obj.Get(fAllow)
+	if allow == nil {
+		return d, &ShapeError{Field: "allow", Want: "boolean", Got: "nothing (missing)"}
+	}
+	b, ok := allow.Value.(ast.Boolean)
+	if !ok {
+		return d, shapeErr("allow", "boolean", allow.Value)
+	}
+	d.Allow = bool(b)
+
+	if t := obj.Get(fReason); t != nil {
+		r, ok := t.Value.(ast.Object)
+		if !ok {
+			return d, shapeErr("reason", "object", t.Value)
+		}
+		var err error
+		if d.Reason.Code, err = optString(r, fCode, "reason.code"); err != nil {
+			return d, err
+		}
+		if d.Reason.Message, err = optString(r, fMessage, "reason.message"); err != nil {
+			return d, err
+		}
+	}
+	if t := obj.Get(fStatus); t != nil {
+		n, ok := t.Value.(ast.Number)
+		if !ok {
+			return d, shapeErr("status", "integer", t.Value)
+		}
+		i, ok := n.Int()
+		if !ok || i < 0 || i > 599 {
+			return d, &ShapeError{Field: "status", Want: "integer 0..599", Got: n.String()}
+		}
+		d.Status = i
+	}
+	if t := obj.Get(fRedact); t != nil {
+		arr, ok := t.Value.(*ast.Array)
+		if !ok {
+			return d, shapeErr("redact", "array", t.Value)
+		}
+		if n := arr.Len(); n > 0 {
+			d.Redact = make([]Redaction, n)
+			for i := range n {
+				el, ok := arr.Elem(i).Value.(ast.Object)
+				if !ok {
+					return d, shapeErr(fmt.Sprintf("redact[%d]", i), "object", arr.Elem(i).Value)
+				}
+				var err error
+				if d.Redact[i].Type, err = optString(el, fType, fmt.Sprintf("redact[%d].type", i)); err != nil {
+					return d, err
+				}
+				if d.Redact[i].Type == "" {
+					return d, &ShapeError{Field: fmt.Sprintf("redact[%d].type", i), Want: "non-empty string", Got: "nothing"}
+				}
+				if d.Redact[i].Mode, err = optString(el, fMode, fmt.Sprintf("redact[%d].mode", i)); err != nil {
+					return d, err
+				}
+			}
+		}
+	}
+	if t := obj.Get(fRoute); t != nil {
+		r, ok := t.Value.(ast.Object)
+		if !ok {
+			return d, shapeErr("route", "object", t.Value)
+		}
+		var err error
+		if d.Route.Model, err = optString(r, fModel, "route.model"); err != nil {
+			return d, err
+		}
+		if d.Route.Provider, err = optString(r, fProv, "route.provider"); err != nil {
+			return d, err
+		}
+	}
+	if t := obj.Get(fHeaders); t != nil {
+		h, ok := t.Value.(ast.Object)
+		if !ok {
+			return d, shapeErr("headers", "object", t.Value)
+		}
+		if h.Len() > 0 {
+			d.Headers = make(map[string]string, h.Len())
+			var err error
+			h.Foreach(func(k, v *ast.Term) {
+				if err != nil {
+					return
+				}
+				ks, ok := k.Value.(ast.String)
+				if !ok {
+					err = shapeErr("headers key", "string", k.Value)
+					return
+				}
+				vs, ok := v.Value.(ast.String)
+				if !ok {
+					err = shapeErr("headers."+string(ks), "string", v.Value)
+					return
+				}
+				d.Headers[strings.ToLower(string(ks))] = string(vs)
+			})
+			if err != nil {
+				return d, err
+			}
+		}
+	}
+	audit, err := optString(obj, fAudit, "audit")
+	if err != nil {
+		return d, err
+	}
+	switch audit {
+	case "":
+		d.Audit = AuditFull
+	case AuditFull, AuditRedacted, AuditNone:
+		d.Audit = audit
+	default:
+		return d, &ShapeError{Field: "audit", Want: `"full", "redacted" or "none"`, Got: fmt.Sprintf("%q", audit)}
+	}
+	if t := obj.Get(fTags); t != nil {
+		var tags []string
+		add := func(i int, v *ast.Term) error {
+			s, ok := v.Value.(ast.String)
+			if !ok {
+				return shapeErr(fmt.Sprintf("tags[%d]", i), "string", v.Value)
+			}
+			tags = append(tags, string(s))
+			return nil
+		}
+		switch x := t.Value.(type) {
+		case *ast.Array:
+			tags = make([]string, 0, x.Len())
+			for i := range x.Len() {
+				if err := add(i, x.Elem(i)); err != nil {
+					return d, err
+				}
+			}
+		case ast.Set:
+			tags = make([]string, 0, x.Len())
+			i := 0
+			for _, v := range x.Slice() {
+				if err := add(i, v); err != nil {
+					return d, err
+				}
+				i++
+			}
+		default:
+			return d, shapeErr("tags", "array of strings", t.Value)
+		}
+		d.Tags = tags
+	}
+	if !d.Allow && d.Status == 0 {
+		d.Status = 403
+	}
+	return d, nil
+}
+
+func optString(obj ast.Object, k *ast.Term, field string) (string, error) {
+	t := obj.Get(k)
+	if t == nil {
+		return "", nil
+	}
+	s, ok := t.Value.(ast.String)
+	if !ok {
+		return "", shapeErr(field, "string", t.Value)
+	}
+	return string(s), nil
+}

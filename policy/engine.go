@@ -1,0 +1,396 @@
+// Package policy is Ward's policy engine: it embeds OPA, loads Rego and
+// data from the embedded library, a directory or an OPA bundle (file or
+// HTTP with ETag polling and optional signature verification), compiles and
+// prepares queries once, swaps them atomically on reload and turns the
+// input document into a Decision on the hot path.
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// DefaultEntrypoint is the query evaluated when the caller names none.
+const DefaultEntrypoint = "data.ward.decision"
+
+// Defaults for Options.
+const (
+	DefaultTimeout        = 25 * time.Millisecond
+	DefaultMaxBundleBytes = 64 << 20
+	DefaultPollInterval   = 30 * time.Second
+)
+
+// Options tune an Engine. The zero value is usable.
+type Options struct {
+	// Entrypoint is the default query (DefaultEntrypoint when empty).
+	Entrypoint string
+	// Entrypoints are prepared at every load in addition to Entrypoint,
+	// e.g. the per-profile entrypoints from Ward's config, so no request
+	// pays for preparing a query.
+	Entrypoints []string
+	// Timeout is the evaluation deadline per decision (DefaultTimeout when
+	// zero). A decision that runs over fails (closed unless FailOpen).
+	Timeout time.Duration
+	// Data is deep-merged over the source's data documents (config
+	// overrides of team allowlists, model routes, app topics, BAA flags).
+	Data map[string]any
+	// Verify requires bundles (and directories) to be signed.
+	Verify *Verify
+	// HTTPClient fetches URL bundles (http.DefaultClient with a 30 s
+	// timeout when nil).
+	HTTPClient *http.Client
+	// MaxBundleBytes caps a bundle download and each file in it.
+	MaxBundleBytes int64
+	// Logger receives reload results (slog.Default when nil).
+	Logger *slog.Logger
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	if o.Entrypoint == "" {
+		o.Entrypoint = DefaultEntrypoint
+	}
+	for i, ep := range append([]string{o.Entrypoint}, o.Entrypoints...) {
+		if err := checkEntrypoint(ep); err != nil {
+			field := "entrypoint"
+			if i > 0 {
+				field = fmt.Sprintf("entrypoints[%d]", i-1)
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+		}
+	}
+	if o.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("timeout: must not be negative, got %s", o.Timeout))
+	} else if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxBundleBytes < 0 {
+		errs = append(errs, fmt.Errorf("max_bundle_bytes: must not be negative"))
+	} else if o.MaxBundleBytes == 0 {
+		o.MaxBundleBytes = DefaultMaxBundleBytes
+	}
+	if v := o.Verify; v != nil {
+		if v.KeyID == "" {
+			errs = append(errs, errors.New("verify.key_id: required"))
+		}
+		if v.Key == "" {
+			errs = append(errs, errors.New("verify.key: required"))
+		}
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return errors.Join(errs...)
+}
+
+func checkEntrypoint(ep string) error {
+	ref, err := ast.ParseRef(ep)
+	if err != nil {
+		return fmt.Errorf("%q is not a reference: %w", ep, err)
+	}
+	if !ref.HasPrefix(ast.DefaultRootRef) {
+		return fmt.Errorf("%q must start with data.", ep)
+	}
+	return nil
+}
+
+// Engine evaluates policy decisions. It is safe for concurrent use.
+type Engine struct {
+	src  Source
+	opts Options
+
+	cur atomic.Pointer[snapshot]
+
+	reloadMu sync.Mutex // serialises reloads; guards etag
+	etag     string
+
+	statusMu    sync.Mutex
+	lastErr     string
+	lastErrAt   time.Time
+	lastCheckAt time.Time
+
+	entryMu     sync.Mutex
+	entrypoints map[string]struct{} // every entrypoint used, prepared on reload
+
+	reloads, reloadFailures                 atomic.Uint64
+	decisions, failures, timeouts, undefEvs atomic.Uint64
+}
+
+// snapshot is one compiled policy set. It never changes after it is
+// published, except for lazily added prepared queries.
+type snapshot struct {
+	revision string
+	loadedAt time.Time
+	compiler *ast.Compiler
+	store    storage.Store
+	queries  sync.Map // entrypoint → *rego.PreparedEvalQuery
+}
+
+// New loads src, compiles it and prepares the entrypoints. It fails if the
+// first load fails: there is no last good policy to fall back to.
+func New(ctx context.Context, src Source, opts Options) (*Engine, error) {
+	if src.IsZero() {
+		return nil, errors.New("policy: no source")
+	}
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("policy options: %w", err)
+	}
+	e := &Engine{src: src, opts: opts, entrypoints: map[string]struct{}{}}
+	e.entrypoints[opts.Entrypoint] = struct{}{}
+	for _, ep := range opts.Entrypoints {
+		e.entrypoints[ep] = struct{}{}
+	}
+	if _, err := e.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Reload re-reads the source and, if it compiles, atomically replaces the
+// policy. On failure the last good policy stays active and Status reports
+// why. changed is false when an HTTP bundle answered 304 Not Modified.
+func (e *Engine) Reload(ctx context.Context) (changed bool, err error) {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	now := time.Now()
+	e.statusMu.Lock()
+	e.lastCheckAt = now
+	e.statusMu.Unlock()
+
+	snap, etag, err := e.load(ctx)
+	if errors.Is(err, errNotModified) {
+		return false, nil
+	}
+	if err != nil {
+		e.reloadFailures.Add(1)
+		err = fmt.Errorf("policy reload from %s: %w", e.src, err)
+		e.statusMu.Lock()
+		e.lastErr, e.lastErrAt = err.Error(), now
+		e.statusMu.Unlock()
+		if prev := e.cur.Load(); prev != nil {
+			e.opts.Logger.Warn("policy reload failed; keeping last good policy",
+				"source", e.src.String(), "revision", prev.revision, "error", err)
+		}
+		return false, err
+	}
+	e.etag = etag
+	e.cur.Store(snap)
+	e.reloads.Add(1)
+	e.statusMu.Lock()
+	e.lastErr = ""
+	e.statusMu.Unlock()
+	e.opts.Logger.Info("policy loaded", "source", e.src.String(), "revision", snap.revision)
+	return true, nil
+}
+
+func (e *Engine) load(ctx context.Context) (*snapshot, string, error) {
+	l, err := e.src.read(ctx, e.opts.HTTPClient, e.opts.MaxBundleBytes, e.etag, e.opts.Verify)
+	if err != nil {
+		return nil, "", err
+	}
+	compiler := ast.NewCompiler().SetErrorLimit(0)
+	compiler.Compile(l.modules)
+	if compiler.Failed() {
+		return nil, "", compiler.Errors
+	}
+	data := mergeData(l.data, e.opts.Data)
+	store := inmem.NewFromObject(data)
+	snap := &snapshot{revision: l.revision, loadedAt: time.Now(), compiler: compiler, store: store}
+	e.entryMu.Lock()
+	eps := make([]string, 0, len(e.entrypoints))
+	for ep := range e.entrypoints {
+		eps = append(eps, ep)
+	}
+	e.entryMu.Unlock()
+	for _, ep := range eps {
+		if _, err := snap.prepare(ctx, ep); err != nil {
+			return nil, "", err
+		}
+	}
+	return snap, l.etag, nil
+}
+
+func (s *snapshot) prepare(ctx context.Context, ep string) (*rego.PreparedEvalQuery, error) {
+	pq, err := rego.New(
+		rego.Query(ep),
+		rego.Compiler(s.compiler),
+		rego.Store(s.store),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", ep, err)
+	}
+	s.queries.Store(ep, &pq)
+	return &pq, nil
+}
+
+// query returns the prepared query for ep, preparing it on first use.
+func (e *Engine) query(ctx context.Context, s *snapshot, ep string) (*rego.PreparedEvalQuery, error) {
+	if pq, ok := s.queries.Load(ep); ok {
+		return pq.(*rego.PreparedEvalQuery), nil
+	}
+	if err := checkEntrypoint(ep); err != nil {
+		return nil, err
+	}
+	e.entryMu.Lock()
+	e.entrypoints[ep] = struct{}{}
+	e.entryMu.Unlock()
+	return s.prepare(ctx, ep)
+}
+
+// Watch reloads the source every interval until ctx is done. Use it for
+// URL bundles (ETag makes an unchanged poll cheap) and directories.
+func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = DefaultPollInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_, _ = e.Reload(ctx) // failures are logged and kept in Status
+		}
+	}
+}
+
+// rawResult keeps OPA from converting the result to map[string]any: the
+// decision is decoded straight from the AST.
+var rawResult = rego.EvalGenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil })
+
+// Decide evaluates entrypoint ("" = Options.Entrypoint) for in. It always
+// returns a usable Decision: on an evaluation error, timeout or badly shaped
+// result it returns a fail-closed deny (reason policy_error) with Err set
+// and the same error; callers whose profile fails open apply FailOpen. An
+// undefined result is a deny by default (reason no_decision) and no error.
+func (e *Engine) Decide(ctx context.Context, entrypoint string, in *Input) (Decision, error) {
+	if entrypoint == "" {
+		entrypoint = e.opts.Entrypoint
+	}
+	e.decisions.Add(1)
+	snap := e.cur.Load()
+	d, err := e.decide(ctx, snap, entrypoint, in, nil)
+	d.Revision = snap.revision
+	d.Entrypoint = entrypoint
+	if err != nil {
+		e.failures.Add(1)
+		d.Err = err
+	}
+	return d, err
+}
+
+func (e *Engine) decide(ctx context.Context, snap *snapshot, ep string, in *Input, tracer topdown.QueryTracer) (Decision, error) {
+	pq, err := e.query(ctx, snap, ep)
+	if err != nil {
+		return failClosed(err), err
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
+	defer cancel()
+	var rs rego.ResultSet
+	if tracer == nil {
+		rs, err = pq.Eval(ctx, rego.EvalParsedInput(in.AST()), rawResult)
+	} else {
+		rs, err = pq.Eval(ctx, rego.EvalParsedInput(in.AST()), rawResult, rego.EvalQueryTracer(tracer))
+	}
+	if err != nil {
+		if topdown.IsCancel(err) || ctx.Err() != nil {
+			e.timeouts.Add(1)
+			err = fmt.Errorf("policy %s: evaluation exceeded the %s deadline: %w", ep, e.opts.Timeout, err)
+		} else {
+			err = fmt.Errorf("policy %s: %w", ep, err)
+		}
+		return failClosed(err), err
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		e.undefEvs.Add(1)
+		return undefinedDecision(), nil
+	}
+	if len(rs) > 1 {
+		err := fmt.Errorf("policy %s: %d results, want one", ep, len(rs))
+		return failClosed(err), err
+	}
+	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
+	if !ok {
+		err := fmt.Errorf("policy %s: unexpected result type %T", ep, rs[0].Expressions[0].Value)
+		return failClosed(err), err
+	}
+	d, err := DecodeDecision(t.Value)
+	if err != nil {
+		err = fmt.Errorf("policy %s: %w", ep, err)
+		return failClosed(err), err
+	}
+	return d, nil
+}
+
+// Status is the engine's state for /readyz, logs and metrics.
+type Status struct {
+	Source   string    `json:"source"`
+	Revision string    `json:"revision"`
+	LoadedAt time.Time `json:"loaded_at"`
+	// LastError is why the most recent reload failed ("" after a success).
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	LastCheckAt time.Time `json:"last_check_at"`
+	// Counters since start.
+	Reloads        uint64 `json:"reloads"`
+	ReloadFailures uint64 `json:"reload_failures"`
+	Decisions      uint64 `json:"decisions"`
+	Errors         uint64 `json:"errors"`    // decisions that failed (incl. timeouts)
+	Timeouts       uint64 `json:"timeouts"`  // decisions over the deadline
+	Undefined      uint64 `json:"undefined"` // decisions denied by default
+}
+
+// Status reports the active revision and the last reload error.
+func (e *Engine) Status() Status {
+	s := Status{
+		Source:         e.src.String(),
+		Reloads:        e.reloads.Load(),
+		ReloadFailures: e.reloadFailures.Load(),
+		Decisions:      e.decisions.Load(),
+		Errors:         e.failures.Load(),
+		Timeouts:       e.timeouts.Load(),
+		Undefined:      e.undefEvs.Load(),
+	}
+	if snap := e.cur.Load(); snap != nil {
+		s.Revision, s.LoadedAt = snap.revision, snap.loadedAt
+	}
+	e.statusMu.Lock()
+	s.LastError, s.LastErrorAt, s.LastCheckAt = e.lastErr, e.lastErrAt, e.lastCheckAt
+	e.statusMu.Unlock()
+	return s
+}
+
+// Revision is the active policy revision.
+func (e *Engine) Revision() string { return e.cur.Load().revision }
+
+// Explain evaluates like Decide with a full trace, for `ward policy eval
+// --explain`. It is not for the hot path and does not touch the counters.
+func (e *Engine) Explain(ctx context.Context, entrypoint string, in *Input) (Decision, []*topdown.Event, error) {
+	if entrypoint == "" {
+		entrypoint = e.opts.Entrypoint
+	}
+	snap := e.cur.Load()
+	var buf topdown.BufferTracer
+	d, err := e.decide(ctx, snap, entrypoint, in, &buf)
+	d.Revision, d.Entrypoint = snap.revision, entrypoint
+	if err != nil {
+		d.Err = err
+	}
+	return d, buf, err
+}

@@ -1,0 +1,104 @@
+# The clinical profile: PHI never reaches a provider without a BAA
+# unredacted, the highest-risk identifiers (SSN, MBI, MRN) are blocked unless
+# the route allows them, PHI the model produced (not echoed from the caller's
+# own input) is redacted from outputs, and patient-facing apps do not get
+# diagnosis or dosing advice.
+package ward.clinical
+
+import data.ward.lib
+import data.ward.limits
+import data.ward.models
+import data.ward.scope
+
+cfg := data.ward.config.clinical
+
+# baa: the route (Ward config) or the provider table says the upstream
+# (after model routing) is covered by a business associate agreement.
+baa if input.route.baa == true
+
+baa if data.ward.config.providers[target_provider].baa == true
+
+# target_provider is where the request will go after model routing.
+target_provider := object.get(models.route, "provider", input.provider)
+
+allowed_phi := lib.upper_set(object.get(input, ["route", "allowed_phi"], []))
+
+block_types := lib.upper_set(cfg.block_types)
+
+patient_facing if data.ward.config.apps[input.identity.app].patient_facing == true
+
+# PHI the caller put in the prompt (request phase).
+prompt_types contains t if {
+	input.phase == "request"
+	some f in input.detectors.phi.findings
+	f.role != "output"
+	t := upper(f.type)
+	not t in allowed_phi
+}
+
+# PHI in the model's output that was not in the caller's own input.
+output_types contains t if {
+	input.phase in lib.response_phases
+	some f in input.detectors.phi.findings
+	f.role == "output"
+	not f.in_input
+	t := upper(f.type)
+	not t in allowed_phi
+}
+
+blocked_types := prompt_types & block_types
+
+redact_types := prompt_types if {
+	input.phase == "request"
+	not baa
+}
+
+redact_types := output_types if input.phase in lib.response_phases
+
+default redact_types := set()
+
+clinical_advice if {
+	patient_facing
+	input.phase in lib.response_phases
+	text := lower(input.output.text)
+	some p in cfg.advice_patterns
+	regex.match(p, text)
+}
+
+deny contains lib.denial(
+	"phi_blocked",
+	sprintf("the request contains %s, which may not be sent on this route", [concat(", ", blocked_types)]),
+	403, 10,
+) if count(blocked_types) > 0
+
+deny contains lib.denial("clinical_advice", cfg.advice_message, 403, 20) if clinical_advice
+
+denials := ((limits.deny | models.deny) | scope.deny) | deny
+
+redact := [{"type": t, "mode": cfg.redact_mode} | some t in redact_types]
+
+audit := cfg.audit_with_phi if input.detectors.phi.count > 0
+
+default audit := "full"
+
+headers := {"x-ward-redacted": concat(",", redact_types)} if count(redact_types) > 0
+
+default headers := {}
+
+tags contains "clinical"
+
+tags contains "phi" if input.detectors.phi.count > 0
+
+tags contains "phi_redacted" if count(redact_types) > 0
+
+tags contains "phi_blocked" if count(blocked_types) > 0
+
+tags contains "baa" if baa
+
+tags contains "model_rerouted" if models.rerouted
+
+tag_list := [t | some t in tags]
+
+decision := lib.deny_decision(lib.first(denials), audit, tag_list) if count(denials) > 0
+
+decision := lib.allow_decision(redact, models.route, headers, audit, tag_list) if count(denials) == 0

@@ -1,0 +1,18 @@
+# The lighter profile for internal tooling: model allowlist, limits and
+# scope apply; nothing is redacted and the audit keeps full content.
+package ward.internal
+
+import data.ward.lib
+import data.ward.limits
+import data.ward.models
+import data.ward.scope
+
+denials := limits.deny | models.deny | scope.deny
+
+default tags := ["internal"]
+
+tags := ["internal", "model_rerouted"] if models.rerouted
+
+decision := lib.deny_decision(lib.first(denials), "full", tags) if count(denials) > 0
+
+decision := lib.allow_decision([], models.route, {}, "full", tags) if count(denials) == 0

@@ -1,0 +1,39 @@
+# Per-team model allowlists and routing. A model that is not allowed is
+# rewritten to the team's fallback; without a fallback the request is denied.
+# route is what Ward sets as x-ward-model / x-ward-provider (Envoy routes on it).
+package ward.models
+
+import data.ward.lib
+
+team_cfg := object.get(data.ward.config.models.teams, input.identity.team, data.ward.config.models.default)
+
+allowed(m) if "*" in team_cfg.allow
+
+allowed(m) if m in team_cfg.allow
+
+fallback := team_cfg.fallback if team_cfg.fallback != ""
+
+target := input.model if allowed(input.model)
+
+target := fallback if not allowed(input.model)
+
+rerouted if target != input.model
+
+default route := {}
+
+route := r if {
+	input.phase == "request"
+	r := team_cfg.routes[target]
+} else := {"model": target} if {
+	input.phase == "request"
+	rerouted
+}
+
+deny contains lib.denial(
+	"model_not_allowed",
+	sprintf("model %q is not allowed for team %q", [input.model, input.identity.team]),
+	403, 5,
+) if {
+	input.phase == "request"
+	not target
+}
