@@ -541,4 +541,3 @@ func keys[V any](m map[string]V) []string {
 	slices.Sort(k)
 	return k
 }
-
