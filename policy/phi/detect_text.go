@@ -1,0 +1,490 @@
+package phi
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Word and mixed-token detectors: URLs, month-name dates, names, addresses
+// and alphanumeric identifiers (IBAN, MBI, DEA, VIN, context IDs).
+
+var (
+	firstNames = wordSet(firstNamesData)
+	surnames   = wordSet(surnamesData)
+)
+
+func wordSet(data string) map[string]bool {
+	m := make(map[string]bool, 1024)
+	for _, w := range strings.Fields(data) {
+		m[w] = true
+	}
+	return m
+}
+
+// notName are capitalised words that end or reject a name.
+var notName = wordSet(`the a an and or of in on at to for with by from is was are were be been he she his her hers
+they them this that these those it its i you we my your our their me us hospital clinic medical center centre health
+street st road rd avenue ave patient name date phone mrn dob ssn address email dr mr mrs ms miss prof doctor
+monday tuesday wednesday thursday friday saturday sunday january february march april june july august september
+october november december inc llc ltd corp company university county city state department dept emergency room
+unit ward history diagnosis plan assessment note notes report summary admitted discharged presents presented
+reports denies has had will can could would should please thank thanks yes no not am if but so as then than
+dear hi hello regards sincerely best md do rn np pa phd mba jr sr ii iii iv us usa uk er icu or ed id no mg ml
+blood pressure heart rate chief complaint medication medications allergies follow followup male female`)
+
+// lowerWord lowercases s into b (at most len(b) bytes); ok is false if too long.
+func lowerWord(b []byte, s string) ([]byte, bool) {
+	if len(s) > len(b) {
+		return nil, false
+	}
+	for i := 0; i < len(s); i++ {
+		b[i] = lower(s[i])
+	}
+	return b[:len(s)], true
+}
+
+func (st *state) word(i, j int) int {
+	s := st.v.s
+	n := len(s)
+	var lb [16]byte
+	lw, ok := lowerWord(lb[:], s[i:j])
+	if !ok {
+		return j
+	}
+	if j+2 < n && s[j] == ':' && s[j+1] == '/' && s[j+2] == '/' {
+		switch string(lw) {
+		case "http", "https", "ftp", "sftp":
+			if e := st.url(i, j); e > 0 {
+				return e
+			}
+		}
+		return j
+	}
+	if j+1 < n && s[j] == '.' && isAlnum(s[j+1]) {
+		if e := st.domain(i); e > 0 {
+			return e
+		}
+	}
+	if j-i >= 3 && j-i <= 9 {
+		if _, ok := monthNames[string(lw)]; ok {
+			if e := st.monthDate(i); e > 0 {
+				return e
+			}
+		}
+	}
+	return st.names(i, j, lw)
+}
+
+// nameWordEnd returns the end of a capitalised name word at p (letters,
+// including non-ASCII ones, apostrophes and hyphens inside) or -1.
+func nameWordEnd(s string, p int) int {
+	if p >= len(s) {
+		return -1
+	}
+	if s[p] < utf8.RuneSelf {
+		if !isUpper(s[p]) {
+			return -1
+		}
+	} else {
+		r, _ := utf8.DecodeRuneInString(s[p:])
+		if !unicode.IsUpper(r) {
+			return -1
+		}
+	}
+	q := p
+	for q < len(s) {
+		c := s[q]
+		switch {
+		case isLetter(c):
+			q++
+		case c >= utf8.RuneSelf:
+			r, sz := utf8.DecodeRuneInString(s[q:])
+			if !unicode.IsLetter(r) && !unicode.Is(unicode.Mn, r) {
+				return q
+			}
+			q += sz
+		case (c == '\'' || c == '-') && q > p && q+1 < len(s) && isLetter(s[q+1]):
+			q++
+		default:
+			return q
+		}
+	}
+	return q
+}
+
+// nameSeq reads up to max capitalised name words (and middle initials)
+// separated by single spaces at p. It returns the end of the last word
+// and the number of words.
+func nameSeq(s string, p, maxWords int) (end, words int, last int) {
+	end = -1
+	var lb [16]byte
+	for words < maxWords {
+		q := nameWordEnd(s, p)
+		if q < 0 {
+			break
+		}
+		if q-p == 1 && q < len(s) && s[q] == '.' { // middle initial
+			if words == 0 {
+				break
+			}
+			q++
+		} else {
+			if lw, ok := lowerWord(lb[:], s[p:q]); ok && notName[string(lw)] {
+				break
+			}
+			if q-p == 1 {
+				break
+			}
+			last = p
+		}
+		end = q
+		words++
+		if q+1 < len(s) && s[q] == ' ' {
+			p = q + 1
+			continue
+		}
+		break
+	}
+	// Do not end on an initial.
+	if end > 0 && s[end-1] == '.' && last > 0 {
+		e := nameWordEnd(s, last)
+		end = e
+	}
+	return end, words, last
+}
+
+func skipSpaces(s string, p int) int {
+	for p < len(s) && (s[p] == ' ' || s[p] == '\t') {
+		p++
+	}
+	return p
+}
+
+// names finds person names from cue words (titles, "name is", "Patient:",
+// sign-offs) and from the first-name frequency list.
+func (st *state) names(i, j int, lw []byte) int {
+	s := st.v.s
+	n := len(s)
+	cue, score := -1, 0.0
+	switch string(lw) {
+	case "dr", "mr", "mrs", "ms", "miss", "mx", "prof", "doctor", "sister", "nurse":
+		if isUpper(s[i]) {
+			p := j
+			if p < n && s[p] == '.' {
+				p++
+			}
+			cue, score = skipSpaces(s, p), 0.85
+		}
+	case "name", "named", "called", "patient", "pt", "signed", "signature", "sincerely", "regards", "attending", "physician", "surgeon", "provider", "referred", "mother", "father", "wife", "husband", "son", "daughter", "spouse", "guardian":
+		p := j
+		if p+1 < n && s[p] == '\'' && s[p+1] == 's' {
+			p += 2
+		}
+		p = skipSpaces(s, p)
+		if p+1 < n && s[p] == 'i' && s[p+1] == 's' && (p+2 == n || s[p+2] == ' ' || s[p+2] == ':') {
+			p += 2
+		}
+		if p < n && (s[p] == ':' || s[p] == ',' || s[p] == '-') {
+			p++
+		}
+		for p < n && (s[p] == ' ' || s[p] == '\n' || s[p] == '\r' || s[p] == '\t') && p-j < 8 {
+			p++
+		}
+		cue, score = p, 0.8
+	case "i":
+		p := j
+		if p+2 < n && s[p] == '\'' && s[p+1] == 'm' && s[p+2] == ' ' {
+			cue, score = p+3, 0.6
+		} else if p+4 < n && s[p:p+4] == " am " {
+			cue, score = p+4, 0.6
+		}
+	}
+	if cue >= 0 {
+		if e, words, _ := nameSeq(s, cue, 3); words > 0 && e > cue {
+			if surnames[lowerKey(s, cue, e)] || firstNames[lowerKey(s, cue, nameWordEnd(s, cue))] {
+				score += 0.1
+			}
+			st.add(NAME, cue, e, score)
+			return e
+		}
+		return j
+	}
+	if !isUpper(s[i]) || !firstNames[string(lw)] {
+		return j
+	}
+	e, words, last := nameSeq(s, i, 3)
+	if e < 0 {
+		return j
+	}
+	switch {
+	case words >= 2:
+		sc := 0.75
+		if surnames[lowerKey(s, last, e)] {
+			sc = 0.85
+		}
+		st.add(NAME, i, e, sc)
+	default:
+		st.add(NAME, i, e, 0.4)
+	}
+	return e
+}
+
+// lowerKey returns s[a:b] lowercased for a map lookup; long or non-ASCII
+// words return "" (never in the lists).
+func lowerKey(s string, a, b int) string {
+	if a < 0 || b <= a || b-a > 24 {
+		return ""
+	}
+	for k := a; k < b; k++ {
+		if s[k] >= utf8.RuneSelf || isUpper(s[k]) {
+			return lowerSlow(s[a:b])
+		}
+	}
+	return s[a:b]
+}
+
+func lowerSlow(w string) string {
+	for k := 0; k < len(w); k++ {
+		if w[k] >= utf8.RuneSelf {
+			return ""
+		}
+	}
+	return strings.ToLower(w)
+}
+
+// ---- addresses ----
+
+var streetSuffix = wordSet(`street st avenue ave av road rd boulevard blvd lane ln drive dr court ct place pl way circle cir
+parkway pkwy highway hwy terrace ter trail trl square sq alley loop crescent close plaza plz pike turnpike expressway`)
+
+var unitWords = wordSet(`apt apartment suite ste unit room rm floor fl bldg building`)
+
+// address: "123 Main Street, Apt 4, Springfield, IL".
+func (st *state) address(i, j int) {
+	s := st.v.s
+	n := len(s)
+	if j-i > 6 || j+2 >= n || s[j] != ' ' {
+		return
+	}
+	p := j + 1
+	end := -1
+	var lb [16]byte
+	for words := 0; words < 6 && p < n; words++ {
+		q := p
+		for q < n && (isAlnum(s[q]) || s[q] == '\'') {
+			q++
+		}
+		if q == p {
+			break
+		}
+		lw, ok := lowerWord(lb[:], s[p:q])
+		if ok && words > 0 && streetSuffix[string(lw)] {
+			end = q
+			if end < n && s[end] == '.' {
+				end++
+			}
+			break
+		}
+		if !isUpper(s[p]) && !isDigit(s[p]) {
+			break
+		}
+		if q >= n || s[q] != ' ' {
+			break
+		}
+		p = q + 1
+	}
+	if end < 0 {
+		return
+	}
+	// Unit: ", Apt 4B" or " #12".
+	q := end
+	if q < n && s[q] == ',' {
+		q++
+	}
+	q = skipSpaces(s, q)
+	if q < n && s[q] == '#' {
+		e := q + 1
+		for e < n && isAlnum(s[e]) {
+			e++
+		}
+		if e > q+1 {
+			end = e
+		}
+	} else {
+		w := q
+		for w < n && isLetter(s[w]) {
+			w++
+		}
+		if lw, ok := lowerWord(lb[:], s[q:w]); ok && w > q && unitWords[string(lw)] {
+			v := w
+			if v < n && s[v] == '.' {
+				v++
+			}
+			v = skipSpaces(s, v)
+			if v < n && s[v] == '#' {
+				v++
+			}
+			e := v
+			for e < n && isAlnum(s[e]) {
+				e++
+			}
+			if e > v {
+				end = e
+			}
+		}
+	}
+	// City and state: ", Springfield, IL".
+	q = end
+	if q+2 < n && s[q] == ',' && s[q+1] == ' ' {
+		ce, words, _ := nameSeq(s, q+2, 3)
+		if words > 0 {
+			r := ce
+			if r < n && s[r] == ',' {
+				r++
+			}
+			r = skipSpaces(s, r)
+			if r+1 < n && usStates[[2]byte{s[r], s[r+1]}] && (r+2 == n || !isAlnum(s[r+2])) {
+				end = r + 2
+			}
+		}
+	}
+	st.add(ADDRESS, i, end, 0.8)
+}
+
+// ---- mixed letter/digit tokens ----
+
+func (st *state) mixed(i, j, nd int) int {
+	s := st.v.s
+	n := len(s)
+	L := j - i
+	if i > 0 && (s[i-1] == '.' || s[i-1] == '/' || s[i-1] == '_' || s[i-1] == '-') {
+		return j
+	}
+	all, near := st.ctxAt(i)
+	var buf [40]byte
+	// MBI written 1EG4-TE5-MK73.
+	if L == 4 && j+9 <= n && s[j] == '-' && s[j+4] == '-' {
+		k := copy(buf[:], s[i:j])
+		ok := true
+		for _, c := range []byte(s[j+1:j+4] + s[j+5:j+9]) {
+			if !isAlnum(c) {
+				ok = false
+			}
+			buf[k] = c
+			k++
+		}
+		if ok && validMBI(buf[:11]) && endOK(s, j+9) {
+			st.add(MBI, i, j+9, 0.85)
+			return j + 9
+		}
+	}
+	// IBAN, possibly in groups of four.
+	if L >= 4 && isLetter(s[i]) && isLetter(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
+		if e := st.iban(i); e > 0 {
+			return e
+		}
+	}
+	if !endOK(s, j) {
+		return j
+	}
+	t := s[i:j]
+	switch L {
+	case 11:
+		if validMBI([]byte(t)) {
+			sc := 0.5
+			if all&(cMedicare|cPlan) != 0 {
+				sc = 0.9
+			}
+			st.add(MBI, i, j, sc)
+			return j
+		}
+	case 9:
+		if validDEA([]byte(t)) {
+			sc := 0.85
+			if all&cDEA != 0 {
+				sc = 0.95
+			}
+			st.add(DEA, i, j, sc)
+			return j
+		}
+		if isLetter(t[0]) && nd == 8 && near&cPassport != 0 {
+			st.add(PASSPORT, i, j, 0.85)
+			return j
+		}
+	case 17:
+		if charset, check := vinCheck([]byte(t)); charset {
+			switch {
+			case check:
+				sc := 0.9
+				if all&cVIN != 0 {
+					sc = 1
+				}
+				st.add(VIN, i, j, sc)
+				return j
+			case t[0] < '1' || t[0] > '5':
+				// Outside North America the check digit is optional.
+				sc := 0.5
+				if all&cVIN != 0 {
+					sc = 0.75
+				}
+				st.add(VIN, i, j, sc)
+				return j
+			}
+		}
+	}
+	// Context IDs such as "MRN: A1234567" or "Member ID XJH-448812".
+	e := j
+	for e+1 < n && s[e] == '-' && isAlnum(s[e+1]) && e-i < 24 {
+		e++
+		for e < n && isAlnum(s[e]) {
+			e++
+		}
+	}
+	if e-i >= 5 && e-i <= 24 && nd >= 3 {
+		st.ctxID(all, near, i, e, e-i)
+	}
+	return e
+}
+
+// iban reads an IBAN at i, compact or in space-separated groups.
+func (st *state) iban(i int) int {
+	s := st.v.s
+	want, ok := ibanLen[[2]byte{upper(s[i]), upper(s[i+1])}]
+	if !ok || isUpper(s[i]) != isUpper(s[i+1]) {
+		return -1
+	}
+	caseUpper := isUpper(s[i])
+	var buf [34]byte
+	k, p := 0, i
+	var sep byte
+	for p < len(s) {
+		q := p
+		for q < len(s) && isAlnum(s[q]) && k < want {
+			if isLetter(s[q]) && isUpper(s[q]) != caseUpper {
+				return -1 // mixed case: "LV80 bANK ..." is not an IBAN
+			}
+			buf[k] = upper(s[q])
+			k++
+			q++
+		}
+		if q < len(s) && isAlnum(s[q]) {
+			return -1
+		}
+		p = q
+		if k == want {
+			break
+		}
+		if p+1 < len(s) && (s[p] == ' ' || s[p] == '-') && isAlnum(s[p+1]) && (sep == 0 || sep == s[p]) {
+			sep = s[p]
+			p++
+			continue
+		}
+		return -1
+	}
+	if k != want || !endOK(s, p) || !validIBAN(buf[:k]) {
+		return -1
+	}
+	st.add(IBAN, i, p, 0.95)
+	return p
+}

@@ -1,0 +1,182 @@
+package phi
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+var defaultScanner = MustNew(Options{})
+
+type want struct {
+	t     Type
+	value string
+}
+
+func findAll(text string) []want {
+	var out []want
+	for _, f := range defaultScanner.Scan(text, nil) {
+		out = append(out, want{f.Type, text[f.Start:f.End]})
+	}
+	return out
+}
+
+func TestScan(t *testing.T) {
+	tests := []struct {
+		text string
+		want []want
+	}{
+		// SSN: SSA rules.
+		{"SSN: 078-05-1123 on file", []want{{SSN, "078-05-1123"}}},
+		{"ssn 078 05 1123", []want{{SSN, "078 05 1123"}}},
+		{"Social security 078051123", []want{{SSN, "078051123"}}},
+		{"000-12-3456 666-12-3456 912-12-3456 123-00-4567 123-45-0000 078-05-1120", nil},
+		{"693-09.4444", nil},
+		// ITIN.
+		{"ITIN 911-70-1234", []want{{ITIN, "911-70-1234"}}},
+		{"911-89-1234", nil},
+		// Credit cards: Luhn + IIN, Mastercard 2-series.
+		{"card 4111 1111 1111 1111 exp", []want{{CREDIT_CARD, "4111 1111 1111 1111"}}},
+		{"2221000000000009", []want{{CREDIT_CARD, "2221000000000009"}}},
+		{"378282246310005", []want{{CREDIT_CARD, "378282246310005"}}},
+		{"4111111111111112", nil},
+		{"9111111111111111", nil},
+		// IBAN.
+		{"IBAN GB82 WEST 1234 5698 7654 32.", []want{{IBAN, "GB82 WEST 1234 5698 7654 32"}}},
+		{"GB82 WEST 1234 5698 7654 33", nil},
+		// NPI, DEA, MBI, VIN, ABA.
+		{"NPI 1234567893", []want{{NPI, "1234567893"}}},
+		{"1234567890", nil},
+		{"DEA# AB1234563", []want{{DEA, "AB1234563"}}},
+		{"AB1234564", nil},
+		{"Medicare 1EG4-TE5-MK73", []want{{MBI, "1EG4-TE5-MK73"}}},
+		{"1SG4-TE5-MK73", nil},
+		{"VIN 1HGCM82633A004352", []want{{VIN, "1HGCM82633A004352"}}},
+		{"1HGCM82633A004353", nil},
+		{"routing 121000358", []want{{ABA_ROUTING, "121000358"}}},
+		// Phones and fax.
+		{"call (415) 555-0132 now", []want{{PHONE, "(415) 555-0132"}}},
+		{"Fax: 617-555-0199", []want{{FAX, "617-555-0199"}}},
+		{"+44 20 7123 4567", []want{{PHONE, "+44 20 7123 4567"}}},
+		{"(123) 555-0132", nil},
+		// Email, URL, IPs.
+		{"mail jane.doe+x@example.org.", []want{{EMAIL, "jane.doe+x@example.org"}}},
+		{"see https://portal.example.com/a?b=1).", []want{{URL, "https://portal.example.com/a?b=1"}}},
+		{"from 10.1.2.3 and 2001:db8::1", []want{{IP_ADDRESS, "10.1.2.3"}, {IP_ADDRESS, "2001:db8::1"}}},
+		{"Time 12:34:56, version 1.2.3, std::cout", nil},
+		// Dates and ages over 89.
+		{"DOB 03/14/1931, seen 2024-01-05", []want{{DATE, "03/14/1931"}, {DATE, "2024-01-05"}}},
+		{"admitted 5 May 2021", []want{{DATE, "5 May 2021"}}},
+		{"on March 3, 2020", []want{{DATE, "March 3, 2020"}}},
+		{"a 92-year-old man", []want{{AGE, "92"}}},
+		{"a 45-year-old man", nil},
+		// Context-driven identifiers.
+		{"MRN: 00123456", []want{{MRN, "00123456"}}},
+		{"Member ID: XJH448812", []want{{HEALTH_PLAN_ID, "XJH448812"}}},
+		{"account number 12345678", []want{{ACCOUNT_NUMBER, "12345678"}}},
+		{"passport A12803456", []want{{PASSPORT, "A12803456"}}},
+		{"driver's license F16282354", []want{{DRIVER_LICENSE, "F16282354"}}},
+		{"device UDI 00614141999996", []want{{DEVICE_ID, "00614141999996"}}},
+		// Names and addresses.
+		{"Patient: John Smith was seen", []want{{NAME, "John Smith"}}},
+		{"seen by Dr. Maria Garcia today", []want{{NAME, "Maria Garcia"}}},
+		{"Lives at 42 Elm Street, Springfield, IL 62704", []want{{ADDRESS, "42 Elm Street, Springfield, IL"}, {ZIP, "62704"}}},
+		// Clean clinical text.
+		{"Patient presents with chest pain, BP 120/80, HR 72, given 325 mg aspirin.", nil},
+		{"", nil},
+	}
+	for _, tc := range tests {
+		got := findAll(tc.text)
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("Scan(%q)\n got %v\nwant %v", tc.text, got, tc.want)
+		}
+	}
+}
+
+// TestEvasion: invisible characters, fullwidth digits and Unicode dashes
+// do not hide an identifier, and spans point into the original text.
+func TestEvasion(t *testing.T) {
+	tests := []struct{ text, value string }{
+		{"SSN 078\u200b-05-\u200d1123", "078\u200b-05-\u200d1123"},
+		{"SSN ０７８－０５－１１２３", "０７８－０５－１１２３"},
+		{"SSN 078\u201105\u20111123", "078\u201105\u20111123"},
+		{"card 4111\u00a01111\u00a01111\u00a01111", "4111\u00a01111\u00a01111\u00a01111"},
+		{"SSN \u0660\u0667\u0668-05-1123", "\u0660\u0667\u0668-05-1123"},
+	}
+	for _, tc := range tests {
+		fs := defaultScanner.Scan(tc.text, nil)
+		if len(fs) != 1 || tc.text[fs[0].Start:fs[0].End] != tc.value {
+			t.Errorf("Scan(%q) = %v, want one finding %q", tc.text, fs, tc.value)
+		}
+	}
+}
+
+func TestCodePointOffsets(t *testing.T) {
+	text := "Né à Zürich, SSN 078-05-1123 ok"
+	fs := defaultScanner.Scan(text, nil)
+	CodePointOffsets(text, fs)
+	if len(fs) != 1 || string([]rune(text)[fs[0].Start:fs[0].End]) != "078-05-1123" {
+		t.Fatalf("got %v", fs)
+	}
+}
+
+func TestOptions(t *testing.T) {
+	if _, err := New(Options{Types: []Type{99}, MinScore: 2, MaxSegment: 3}); err == nil || strings.Count(err.Error(), "\n") != 2 {
+		t.Fatalf("want 3 joined errors, got %v", err)
+	}
+	s := MustNew(Options{Types: []Type{EMAIL}})
+	if fs := s.Scan("a@b.com 078-05-1123", nil); len(fs) != 1 || fs[0].Type != EMAIL {
+		t.Fatalf("got %v", fs)
+	}
+	for _, ty := range AllTypes() {
+		if got, ok := ParseType(ty.String()); !ok || got != ty {
+			t.Errorf("ParseType(%s) = %v", ty, got)
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	inputs := []string{
+		strings.Repeat("1", 1_000_000),
+		strings.Repeat("1 ", 200_000),
+		strings.Repeat("a@", 100_000),
+		strings.Repeat("::", 100_000),
+		strings.Repeat("\xff\xfe", 100_000),
+		strings.Repeat("Dr. ", 100_000),
+		strings.Repeat("4111-", 100_000),
+		strings.Repeat("\u200b", 100_000),
+	}
+	for _, in := range inputs {
+		checkInvariants(t, in, defaultScanner.Scan(in, nil))
+	}
+}
+
+func checkInvariants(t *testing.T, text string, fs []Finding) {
+	t.Helper()
+	prevEnd := 0
+	for _, f := range fs {
+		if f.Start < prevEnd || f.End <= f.Start || f.End > len(text) {
+			t.Fatalf("bad span %+v (prev end %d, len %d)", f, prevEnd, len(text))
+		}
+		if (f.Start < len(text) && !utf8.RuneStart(text[f.Start])) || (f.End < len(text) && !utf8.RuneStart(text[f.End])) {
+			t.Fatalf("span %+v not on rune boundaries", f)
+		}
+		if f.Type == TypeInvalid || f.Type >= numTypes || f.Score <= 0 || f.Score > 1 {
+			t.Fatalf("bad finding %+v", f)
+		}
+		prevEnd = f.End
+	}
+}
+
+func FuzzScan(f *testing.F) {
+	for _, s := range []string{"SSN 078-05-1123", "4111 1111 1111 1111", "::ffff:1.2.3.4", "Dr. John Smith",
+		"０７８－０５－１１２３", "GB82 WEST 1234 5698 7654 32", "a@b.co", "http://x.com/", "5-May-2021", "\xff1\u200b2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		fs := defaultScanner.Scan(text, nil)
+		checkInvariants(t, text, fs)
+		checkRedaction(t, text, fs)
+	})
+}
