@@ -10,10 +10,10 @@ import (
 
 // Reason codes the engine itself produces (policies produce their own).
 const (
-	ReasonOK           = "ok"
-	ReasonPolicyError  = "policy_error"  // evaluation failed, timed out or returned a bad shape
-	ReasonNoDecision   = "no_decision"   // the entrypoint was undefined: deny by default
-	ReasonFailOpen     = "policy_error_fail_open"
+	ReasonOK          = "ok"
+	ReasonPolicyError = "policy_error" // evaluation failed, timed out or returned a bad shape
+	ReasonNoDecision  = "no_decision"  // the entrypoint was undefined: deny by default
+	ReasonFailOpen    = "policy_error_fail_open"
 )
 
 // Audit content levels.
