@@ -1,0 +1,156 @@
+// Package chstore stores audit events in ClickHouse: schema and migrations,
+// the batch-insert Sink, and the readers behind `ward audit verify|tail|find`.
+package chstore
+
+import (
+	"fmt"
+	"strings"
+)
+
+// SchemaVersion is recorded in <db>.schema_migrations by Migrate.
+const SchemaVersion = 1
+
+// column is one audit_events column: name, type on old servers (18.x/19.x),
+// type on ClickHouse >= 20, and whether it holds conversation content (TTL).
+type column struct {
+	name, legacy, modern string
+	content              bool
+}
+
+// lc is LowCardinality(String) on modern servers.
+const lc = "LowCardinality(String)"
+
+// columns in insert order. Column NAMES are identical on every server so the
+// queries in examples/sql run on both; only types differ.
+var columns = []column{
+	{"event_id", "UUID", "UUID", false},
+	{"writer_id", "UUID", "UUID", false},
+	{"seq", "UInt64", "UInt64 CODEC(Delta, ZSTD(1))", false},
+	{"ts", "DateTime", "DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1))", false}, // request start
+	{"start_ms", "Int64", "Int64 CODEC(Delta, ZSTD(1))", false},
+	{"first_byte_ms", "Int64", "Int64 CODEC(Delta, ZSTD(1))", false},
+	{"end_ms", "Int64", "Int64 CODEC(Delta, ZSTD(1))", false},
+	{"request_id", "String", "String CODEC(ZSTD(1))", false},
+	{"trace_id", "String", "String CODEC(ZSTD(1))", false},
+	{"span_id", "String", "String CODEC(ZSTD(1))", false},
+	{"team", "String", lc, false},
+	{"app", "String", lc, false},
+	{"key_id", "String", lc, false},
+	{"end_user", "String", "String CODEC(ZSTD(1))", false},
+	{"profile", "String", lc, false},
+	{"endpoint", "String", lc, false},
+	{"provider", "String", lc, false},
+	{"model_requested", "String", lc, false},
+	{"model_served", "String", lc, false},
+	{"stream", "UInt8", "UInt8", false},
+	{"status", "UInt16", "UInt16", false},
+	{"decision", "String", lc, false},
+	{"reason_code", "String", lc, false},
+	{"policy_revision", "String", lc, false},
+	{"phi_types", "Array(String)", "Array(" + lc + ")", false},
+	{"phi_counts", "Array(UInt32)", "Array(UInt32)", false},
+	{"redaction_types", "Array(String)", "Array(" + lc + ")", false},
+	{"redaction_counts", "Array(UInt32)", "Array(UInt32)", false},
+	{"content_level", "String", lc, false},
+	{"prompt_roles", "Array(String)", "Array(" + lc + ")", true},
+	{"prompt_texts", "Array(String)", "Array(String) CODEC(ZSTD(3))", true},
+	{"completion", "String", "String CODEC(ZSTD(3))", true},
+	{"tool_names", "Array(String)", "Array(" + lc + ")", true},
+	{"tool_args", "Array(String)", "Array(String) CODEC(ZSTD(3))", true},
+	{"content_hash", "String", "String CODEC(ZSTD(1))", false},
+	{"input_tokens", "Int64", "Int64 CODEC(T64, ZSTD(1))", false},
+	{"output_tokens", "Int64", "Int64 CODEC(T64, ZSTD(1))", false},
+	{"cached_tokens", "Int64", "Int64 CODEC(T64, ZSTD(1))", false},
+	{"cost_micro_usd", "Int64", "Int64 CODEC(T64, ZSTD(1))", false},
+	{"latency_ms", "Int64", "Int64 CODEC(T64, ZSTD(1))", false},
+	{"ttft_ms", "Int64", "Int64 CODEC(T64, ZSTD(1))", false},
+	{"upstream_ms", "Int64", "Int64 CODEC(T64, ZSTD(1))", false},
+	{"ward_overhead_us", "Int64", "Int64 CODEC(T64, ZSTD(1))", false},
+	{"error", "String", "String CODEC(ZSTD(1))", false},
+	{"prev_hash", "String", "String CODEC(ZSTD(1))", false},
+	{"hash", "String", "String CODEC(ZSTD(1))", false},
+}
+
+// columnList is "event_id, writer_id, ..." in insert order.
+func columnList() string {
+	names := make([]string, len(columns))
+	for i, c := range columns {
+		names[i] = c.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// Flavor selects the DDL dialect by server version.
+type Flavor struct {
+	Modern         bool // ClickHouse >= 20: DateTime64, LowCardinality, codecs, TTL
+	ContentTTLDays int  // modern only; 0 keeps content forever
+}
+
+// FlavorFor picks the dialect for a server major version.
+func FlavorFor(major uint64, contentTTLDays int) Flavor {
+	return Flavor{Modern: major >= 20, ContentTTLDays: contentTTLDays}
+}
+
+func (f Flavor) name() string {
+	if f.Modern {
+		return "modern"
+	}
+	return "legacy"
+}
+
+func (f Flavor) columnsDDL() string {
+	var b strings.Builder
+	for i, c := range columns {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		t := c.legacy
+		if f.Modern {
+			t = c.modern
+		}
+		fmt.Fprintf(&b, "    %s %s", c.name, t)
+		if f.Modern && c.content && f.ContentTTLDays > 0 {
+			fmt.Fprintf(&b, " TTL toDateTime(ts) + INTERVAL %d DAY", f.ContentTTLDays)
+		}
+	}
+	return b.String()
+}
+
+// DDL returns the statements Migrate runs, in order; each is idempotent.
+//
+// audit_events is ordered for "by team over time"; audit_events_by_user is a
+// copy ordered for "by end user over time", filled by a materialized view.
+// Both are ReplacingMergeTree, so a batch replayed after a lost ack collapses
+// to one row per event (read with FINAL for exact answers).
+func (f Flavor) DDL(db string) []string {
+	cols := f.columnsDDL()
+	table := func(name, order string) string {
+		return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (\n%s\n) ENGINE = ReplacingMergeTree\nPARTITION BY toYYYYMM(ts)\nORDER BY (%s)",
+			db, name, cols, order)
+	}
+	return []string{
+		fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s", db),
+		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.schema_migrations (version UInt32, applied_at DateTime, flavor String, server_version String) ENGINE = ReplacingMergeTree ORDER BY version", db),
+		table("audit_events", "team, ts, event_id"),
+		table("audit_events_by_user", "end_user, ts, event_id"),
+		fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.audit_events_by_user_mv TO %s.audit_events_by_user AS SELECT * FROM %s.audit_events", db, db, db),
+		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.spend_daily (
+    team String,
+    day Date,
+    provider String,
+    model_served String,
+    requests UInt64,
+    input_tokens Int64,
+    output_tokens Int64,
+    cached_tokens Int64,
+    cost_micro_usd Int64
+) ENGINE = SummingMergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (team, day, provider, model_served)`, db),
+		fmt.Sprintf(`CREATE MATERIALIZED VIEW IF NOT EXISTS %s.spend_daily_mv TO %s.spend_daily AS
+SELECT team, toDate(ts) AS day, provider, model_served,
+    toUInt64(count()) AS requests, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+    sum(cached_tokens) AS cached_tokens, sum(cost_micro_usd) AS cost_micro_usd
+FROM %s.audit_events GROUP BY team, day, provider, model_served`, db, db, db),
+	}
+}

@@ -1,0 +1,340 @@
+package chstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+
+	"github.com/wardhq/ward/extproc/audit"
+)
+
+// Config locates the ClickHouse database.
+type Config struct {
+	Addr           string        // native protocol host:port (default 127.0.0.1:9000)
+	Database       string        // default "ward"
+	Username       string        // default "default"
+	Password       string        //
+	DialTimeout    time.Duration // default 5s
+	ContentTTLDays int           // content column TTL on ClickHouse >= 20; 0 = keep
+}
+
+// DefaultAddr is used when Config.Addr and WARD_CLICKHOUSE_ADDR are empty.
+const DefaultAddr = "127.0.0.1:9000"
+
+var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (c *Config) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = os.Getenv("WARD_CLICKHOUSE_ADDR")
+	}
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.Database == "" {
+		c.Database = "ward"
+	}
+	if c.Username == "" {
+		c.Username = "default"
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = 5 * time.Second
+	}
+}
+
+// Validate reports every invalid field at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if !identRe.MatchString(c.Database) {
+		errs = append(errs, fmt.Errorf("audit.clickhouse.database: %q is not a plain identifier", c.Database))
+	}
+	if c.ContentTTLDays < 0 {
+		errs = append(errs, fmt.Errorf("audit.clickhouse.content_ttl_days: %d, must be >= 0", c.ContentTTLDays))
+	}
+	if c.DialTimeout < 0 {
+		errs = append(errs, fmt.Errorf("audit.clickhouse.dial_timeout: %v, must be >= 0", c.DialTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// Store is a ClickHouse connection for one audit database. It implements
+// audit.Sink.
+type Store struct {
+	cfg    Config
+	conn   driver.Conn
+	flavor Flavor
+	server string
+	insert string
+}
+
+var _ audit.Sink = (*Store)(nil)
+
+// Open connects and detects the server version (which picks the DDL flavor).
+// It does not create anything; run Migrate for that.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr:        []string{cfg.Addr},
+		Auth:        clickhouse.Auth{Username: cfg.Username, Password: cfg.Password},
+		DialTimeout: cfg.DialTimeout,
+		// The writer already batches; one connection per writer is enough.
+		MaxOpenConns: 4,
+		MaxIdleConns: 2,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse %s: %w", cfg.Addr, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("clickhouse %s: %w", cfg.Addr, err)
+	}
+	v, err := conn.ServerVersion()
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("clickhouse %s: server version: %w", cfg.Addr, err)
+	}
+	return &Store{
+		cfg:    cfg,
+		conn:   conn,
+		flavor: FlavorFor(v.Version.Major, cfg.ContentTTLDays),
+		server: v.Version.String(),
+		insert: fmt.Sprintf("INSERT INTO %s.audit_events (%s)", cfg.Database, columnList()),
+	}, nil
+}
+
+// Database is the database name.
+func (s *Store) Database() string { return s.cfg.Database }
+
+// Flavor is the DDL dialect chosen for the server.
+func (s *Store) Flavor() Flavor { return s.flavor }
+
+// ServerVersion is the server's version string.
+func (s *Store) ServerVersion() string { return s.server }
+
+// Conn exposes the connection for ad-hoc queries (tests, tools).
+func (s *Store) Conn() driver.Conn { return s.conn }
+
+// MigrateResult says what Migrate did.
+type MigrateResult struct {
+	Flavor        string
+	ServerVersion string
+	FromVersion   uint32 // 0 when the database was new
+	ToVersion     uint32
+}
+
+// Migrate creates the database, tables and views if missing and records the
+// schema version. Running it again changes nothing.
+func (s *Store) Migrate(ctx context.Context) (MigrateResult, error) {
+	res := MigrateResult{Flavor: s.flavor.name(), ServerVersion: s.server, ToVersion: SchemaVersion}
+	for _, q := range s.flavor.DDL(s.cfg.Database) {
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return res, fmt.Errorf("migrate: %w\n%s", err, q)
+		}
+	}
+	row := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT max(version) FROM %s.schema_migrations", s.cfg.Database))
+	if err := row.Scan(&res.FromVersion); err != nil {
+		return res, fmt.Errorf("migrate: read version: %w", err)
+	}
+	if res.FromVersion >= SchemaVersion {
+		return res, nil
+	}
+	q := fmt.Sprintf("INSERT INTO %s.schema_migrations (version, applied_at, flavor, server_version) VALUES (%d, now(), '%s', '%s')",
+		s.cfg.Database, SchemaVersion, s.flavor.name(), quote(s.server))
+	if err := s.conn.Exec(ctx, q); err != nil {
+		return res, fmt.Errorf("migrate: record version: %w", err)
+	}
+	return res, nil
+}
+
+func quote(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' || s[i] == '\\' {
+			out = append(out, '\\')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+// Write inserts events in one native-protocol batch, column by column.
+func (s *Store) Write(ctx context.Context, events []audit.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, s.insert)
+	if err != nil {
+		return fmt.Errorf("clickhouse insert: %w", err)
+	}
+	n := len(events)
+	str := func() []string { return make([]string, n) }
+	num := func() []int64 { return make([]int64, n) }
+	strs2 := func() [][]string { return make([][]string, n) }
+	var (
+		ids, writers = make([]uuid.UUID, n), make([]uuid.UUID, n)
+		seq          = make([]uint64, n)
+		ts           = make([]time.Time, n)
+		stream       = make([]uint8, n)
+		status       = make([]uint16, n)
+		phiC, redC   = make([][]uint32, n), make([][]uint32, n)
+
+		startMs, firstMs, endMs                = num(), num(), num()
+		inTok, outTok, cachedTok, cost         = num(), num(), num(), num()
+		latency, ttft, upstream, overhead      = num(), num(), num(), num()
+		requestID, traceID, spanID             = str(), str(), str()
+		team, app, keyID, endUser              = str(), str(), str(), str()
+		profile, endpoint, provider, modelReq  = str(), str(), str(), str()
+		modelServed, decision, reason, policy  = str(), str(), str(), str()
+		level, completion, contentHash, errs   = str(), str(), str(), str()
+		prevHash, hash                         = str(), str()
+		phiT, redT, roles, texts, toolN, toolA = strs2(), strs2(), strs2(), strs2(), strs2(), strs2()
+	)
+	for i := range events {
+		e := &events[i]
+		ids[i], writers[i], seq[i], ts[i] = e.ID, e.WriterID, e.Seq, e.Start
+		startMs[i], firstMs[i], endMs[i] = audit.UnixMs(e.Start), audit.UnixMs(e.FirstByte), audit.UnixMs(e.End)
+		inTok[i], outTok[i], cachedTok[i], cost[i] = e.InputTokens, e.OutputTokens, e.CachedTokens, e.CostMicroUSD
+		latency[i], ttft[i], upstream[i], overhead[i] = e.LatencyMs(), e.TTFTMs(), e.UpstreamMs, e.WardOverheadUs
+		requestID[i], traceID[i], spanID[i] = e.RequestID, e.TraceID, e.SpanID
+		team[i], app[i], keyID[i], endUser[i] = e.Team, e.App, e.KeyID, e.EndUser
+		profile[i], endpoint[i], provider[i], modelReq[i] = e.Profile, e.Endpoint, e.Provider, e.ModelRequested
+		modelServed[i], decision[i], reason[i], policy[i] = e.ModelServed, e.Decision, e.ReasonCode, e.PolicyRevision
+		level[i], completion[i], contentHash[i], errs[i] = e.ContentLevel, e.Completion, e.ContentHash, e.Error
+		prevHash[i], hash[i] = e.PrevHash, e.Hash
+		if e.Stream {
+			stream[i] = 1
+		}
+		status[i] = uint16(min(max(e.Status, 0), 65535))
+		phiT[i], phiC[i] = splitCounts(e.PHI)
+		redT[i], redC[i] = splitCounts(e.Redactions)
+		roles[i], texts[i] = make([]string, len(e.Prompt)), make([]string, len(e.Prompt))
+		for k, m := range e.Prompt {
+			roles[i][k], texts[i][k] = m.Role, m.Content
+		}
+		toolN[i], toolA[i] = make([]string, len(e.ToolCalls)), make([]string, len(e.ToolCalls))
+		for k, tc := range e.ToolCalls {
+			toolN[i][k], toolA[i][k] = tc.Name, tc.Arguments
+		}
+	}
+	// Same order as columns.
+	values := []any{
+		ids, writers, seq, ts, startMs, firstMs, endMs,
+		requestID, traceID, spanID, team, app, keyID, endUser,
+		profile, endpoint, provider, modelReq, modelServed,
+		stream, status, decision, reason, policy,
+		phiT, phiC, redT, redC, level,
+		roles, texts, completion, toolN, toolA, contentHash,
+		inTok, outTok, cachedTok, cost, latency, ttft, upstream, overhead,
+		errs, prevHash, hash,
+	}
+	if len(values) != len(columns) {
+		panic("chstore: insert values do not match columns") // programming error, caught by tests
+	}
+	for i, v := range values {
+		if err := b.Column(i).Append(v); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("clickhouse insert column %s: %w", columns[i].name, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("clickhouse insert: %w", err)
+	}
+	return nil
+}
+
+func splitCounts(cs []audit.Count) ([]string, []uint32) {
+	t, c := make([]string, len(cs)), make([]uint32, len(cs))
+	for i, x := range cs {
+		t[i], c[i] = x.Type, x.Count
+	}
+	return t, c
+}
+
+// Close closes the connection.
+func (s *Store) Close(context.Context) error { return s.conn.Close() }
+
+// selectList reads back exactly the hashed fields (derived columns skipped).
+const selectList = `event_id, writer_id, seq, start_ms, first_byte_ms, end_ms,
+request_id, trace_id, span_id, team, app, key_id, end_user,
+profile, endpoint, provider, model_requested, model_served, stream, status,
+decision, reason_code, policy_revision, phi_types, phi_counts, redaction_types, redaction_counts,
+content_level, prompt_roles, prompt_texts, completion, tool_names, tool_args, content_hash,
+input_tokens, output_tokens, cached_tokens, cost_micro_usd, upstream_ms, ward_overhead_us,
+error, prev_hash, hash`
+
+// Query selects events from table ("audit_events" or "audit_events_by_user")
+// with FINAL, filtered by where (with ? args) and ordered by orderBy, and
+// calls fn for each.
+func (s *Store) Query(ctx context.Context, table, where, orderBy string, fn func(*audit.Event) error, args ...any) error {
+	if !identRe.MatchString(table) {
+		return fmt.Errorf("chstore: bad table %q", table)
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s.%s FINAL", selectList, s.cfg.Database, table)
+	if where != "" {
+		q += " WHERE " + where
+	}
+	if orderBy != "" {
+		q += " ORDER BY " + orderBy
+	}
+	rows, err := s.conn.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("clickhouse query: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			e                          audit.Event
+			startMs, firstMs, endMs    int64
+			stream                     uint8
+			status                     uint16
+			phiT, redT                 []string
+			phiC, redC                 []uint32
+			roles, texts, toolN, toolA []string
+		)
+		if err := rows.Scan(&e.ID, &e.WriterID, &e.Seq, &startMs, &firstMs, &endMs,
+			&e.RequestID, &e.TraceID, &e.SpanID, &e.Team, &e.App, &e.KeyID, &e.EndUser,
+			&e.Profile, &e.Endpoint, &e.Provider, &e.ModelRequested, &e.ModelServed, &stream, &status,
+			&e.Decision, &e.ReasonCode, &e.PolicyRevision, &phiT, &phiC, &redT, &redC,
+			&e.ContentLevel, &roles, &texts, &e.Completion, &toolN, &toolA, &e.ContentHash,
+			&e.InputTokens, &e.OutputTokens, &e.CachedTokens, &e.CostMicroUSD, &e.UpstreamMs, &e.WardOverheadUs,
+			&e.Error, &e.PrevHash, &e.Hash); err != nil {
+			return fmt.Errorf("clickhouse scan: %w", err)
+		}
+		e.Start, e.FirstByte, e.End = audit.FromUnixMs(startMs), audit.FromUnixMs(firstMs), audit.FromUnixMs(endMs)
+		e.Stream, e.Status = stream == 1, int(status)
+		e.PHI, e.Redactions = joinCounts(phiT, phiC), joinCounts(redT, redC)
+		for i := range min(len(roles), len(texts)) {
+			e.Prompt = append(e.Prompt, audit.Message{Role: roles[i], Content: texts[i]})
+		}
+		for i := range min(len(toolN), len(toolA)) {
+			e.ToolCalls = append(e.ToolCalls, audit.ToolCall{Name: toolN[i], Arguments: toolA[i]})
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("clickhouse query: %w", err)
+	}
+	return nil
+}
+
+func joinCounts(t []string, c []uint32) []audit.Count {
+	if len(t) == 0 {
+		return nil
+	}
+	out := make([]audit.Count, min(len(t), len(c)))
+	for i := range out {
+		out[i] = audit.Count{Type: t[i], Count: c[i]}
+	}
+	return out
+}

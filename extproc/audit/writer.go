@@ -1,0 +1,560 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Recorder is what the request pipeline needs from the audit trail.
+type Recorder interface {
+	// Record enqueues e without blocking. It fails with ErrQueueFull or
+	// ErrSpoolFull (the route profile decides whether that denies the
+	// request) or ErrClosed.
+	Record(e *Event) error
+	// RecordDurable returns once e is fsynced to the spool (strict mode).
+	RecordDurable(ctx context.Context, e *Event) error
+}
+
+// Sink receives sealed events in chain order. Write must be all-or-nothing
+// from the writer's point of view: on error the whole batch is retried, so a
+// sink must tolerate duplicates (ClickHouse: ReplacingMergeTree on event id).
+type Sink interface {
+	Write(ctx context.Context, events []Event) error
+	Close(ctx context.Context) error
+}
+
+// Errors returned by Record and RecordDurable.
+var (
+	ErrQueueFull = errors.New("audit: queue full")
+	ErrClosed    = errors.New("audit: writer closed")
+)
+
+// Config configures a Writer. Zero values take the defaults below.
+type Config struct {
+	SpoolDir      string        // required; holds segments, ack and writer id
+	Sink          Sink          // required; closed by Shutdown
+	QueueSize     int           // events buffered in memory (default 8192)
+	MaxBatch      int           // events per spool append and sink write (default 1024)
+	FlushInterval time.Duration // flush a partial batch after this (default 100ms)
+	SpoolMaxBytes int64         // unsent bytes before ErrSpoolFull (default 1 GiB)
+	SegmentBytes  int64         // spool segment size (default 16 MiB)
+	SinkTimeout   time.Duration // per sink write (default 10s)
+	RetryMin      time.Duration // first retry delay after a sink error (default 100ms)
+	RetryMax      time.Duration // retry delay cap (default 5s)
+	Logger        *slog.Logger  // default slog.Default()
+}
+
+func (c *Config) setDefaults() {
+	if c.QueueSize == 0 {
+		c.QueueSize = 8192
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 1024
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = 100 * time.Millisecond
+	}
+	if c.SpoolMaxBytes == 0 {
+		c.SpoolMaxBytes = 1 << 30
+	}
+	if c.SegmentBytes == 0 {
+		c.SegmentBytes = 16 << 20
+	}
+	if c.SinkTimeout == 0 {
+		c.SinkTimeout = 10 * time.Second
+	}
+	if c.RetryMin == 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports every invalid field at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.SpoolDir == "" {
+		errs = append(errs, errors.New("audit.spool_dir: required"))
+	}
+	if c.Sink == nil {
+		errs = append(errs, errors.New("audit.sink: required"))
+	}
+	if c.QueueSize < 1 {
+		errs = append(errs, fmt.Errorf("audit.queue_size: %d, must be > 0", c.QueueSize))
+	}
+	if c.MaxBatch < 1 || c.MaxBatch > c.QueueSize {
+		errs = append(errs, fmt.Errorf("audit.max_batch: %d, must be in 1..queue_size", c.MaxBatch))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"flush_interval", c.FlushInterval}, {"sink_timeout", c.SinkTimeout}, {"retry_min", c.RetryMin}, {"retry_max", c.RetryMax}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("audit.%s: %v, must be > 0", d.name, d.v))
+		}
+	}
+	if c.SegmentBytes < 4096 {
+		errs = append(errs, fmt.Errorf("audit.segment_bytes: %d, must be >= 4096", c.SegmentBytes))
+	}
+	if c.SpoolMaxBytes < c.SegmentBytes {
+		errs = append(errs, fmt.Errorf("audit.spool_max_bytes: %d, must be >= segment_bytes", c.SpoolMaxBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// Stats is a snapshot of the writer's health, exported as metrics.
+type Stats struct {
+	QueueDepth      int
+	QueueCapacity   int
+	SpoolBytes      int64         // bytes of spooled events not yet confirmed by the sink
+	SpoolSegments   int           // segment files on disk
+	OldestUnsentAge time.Duration // age of the oldest spooled, unconfirmed event
+	Spooled         uint64        // events fsynced to the spool
+	Sent            uint64        // events confirmed by the sink
+	Replayed        uint64        // events shipped from spool files (sink was slow/down, or restart)
+	DroppedQueue    uint64        // Record found the queue full
+	DroppedSpool    uint64        // spool full or spool write failed
+	CorruptRecords  uint64        // spool records skipped for a bad checksum
+	SinkErrors      uint64        // failed sink writes (each retried)
+}
+
+type item struct {
+	e    *Event
+	done chan error // nil for Record
+}
+
+type shipBatch struct {
+	events     []Event
+	start, end Pos
+}
+
+// Writer is the Recorder: bounded queue → batcher (seal, spool, fsync) →
+// shipper (sink, ack). Modelled on OpenTelemetry's batch span processor.
+type Writer struct {
+	cfg   Config
+	log   *slog.Logger
+	queue chan item
+	spool *Spool
+	chain Chain
+
+	closing   atomic.Bool
+	inflight  atomic.Int64
+	spoolFull atomic.Bool
+
+	handoff     chan shipBatch
+	wake        chan struct{}
+	stopBatch   chan struct{}
+	batchDone   chan struct{}
+	drain       chan struct{}
+	shipDone    chan struct{}
+	shipCtx     context.Context
+	cancelShip  context.CancelFunc
+	shutdownErr error
+
+	oldestUnsent atomic.Int64 // unix ms of the oldest unconfirmed spooled event, 0 when none
+	spooled      atomic.Uint64
+	sent         atomic.Uint64
+	replayed     atomic.Uint64
+	dropQueue    atomic.Uint64
+	dropSpool    atomic.Uint64
+	sinkErrors   atomic.Uint64
+}
+
+var _ Recorder = (*Writer)(nil)
+
+// New opens the spool, recovers the hash chain and starts the writer. Events
+// left unconfirmed by a previous run are replayed to the sink first.
+func New(cfg Config) (*Writer, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	sp, last, err := OpenSpool(cfg.SpoolDir, SpoolOptions{SegmentBytes: cfg.SegmentBytes, MaxBytes: cfg.SpoolMaxBytes, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		queue:     make(chan item, cfg.QueueSize),
+		spool:     sp,
+		handoff:   make(chan shipBatch, 4),
+		wake:      make(chan struct{}, 1),
+		stopBatch: make(chan struct{}),
+		batchDone: make(chan struct{}),
+		drain:     make(chan struct{}),
+		shipDone:  make(chan struct{}),
+	}
+	if err := w.recoverChain(last); err != nil {
+		sp.Close()
+		return nil, err
+	}
+	w.shipCtx, w.cancelShip = context.WithCancel(context.Background())
+	go w.runBatcher()
+	go w.runShipper()
+	return w, nil
+}
+
+// recoverChain continues the chain from the last spooled event, or starts a
+// new chain (new writer id) when the spool is empty.
+func (w *Writer) recoverChain(last []byte) error {
+	idPath := filepath.Join(w.cfg.SpoolDir, "writer-id")
+	if last != nil {
+		var e Event
+		if err := json.Unmarshal(last, &e); err == nil && e.WriterID != uuid.Nil {
+			w.chain = Chain{WriterID: e.WriterID, Seq: e.Seq, Last: e.Hash}
+			return nil
+		}
+		w.log.Error("audit: last spool record unreadable, starting a new chain")
+	}
+	id := uuid.Must(uuid.NewV7())
+	if err := os.WriteFile(idPath, []byte(id.String()+"\n"), 0o600); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	w.chain = Chain{WriterID: id}
+	return nil
+}
+
+// WriterID identifies this writer's hash chain.
+func (w *Writer) WriterID() uuid.UUID { return w.chain.WriterID }
+
+// Record enqueues e for the audit trail without blocking: a few tens of
+// nanoseconds, no allocation.
+func (w *Writer) Record(e *Event) error {
+	w.inflight.Add(1)
+	defer w.inflight.Add(-1)
+	if w.closing.Load() {
+		return ErrClosed
+	}
+	if w.spoolFull.Load() {
+		w.dropSpool.Add(1)
+		return ErrSpoolFull
+	}
+	select {
+	case w.queue <- item{e: e}:
+		return nil
+	default:
+		w.dropQueue.Add(1)
+		return ErrQueueFull
+	}
+}
+
+// RecordDurable enqueues e and waits until it is fsynced to the spool. Events
+// recorded concurrently share one fsync.
+func (w *Writer) RecordDurable(ctx context.Context, e *Event) error {
+	done := make(chan error, 1)
+	if err := w.enqueueWait(ctx, item{e: e, done: done}); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("audit: waiting for spool: %w", ctx.Err())
+	}
+}
+
+func (w *Writer) enqueueWait(ctx context.Context, it item) error {
+	w.inflight.Add(1)
+	defer w.inflight.Add(-1)
+	if w.closing.Load() {
+		return ErrClosed
+	}
+	if w.spoolFull.Load() {
+		w.dropSpool.Add(1)
+		return ErrSpoolFull
+	}
+	select {
+	case w.queue <- it:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("audit: enqueue: %w", ctx.Err())
+	}
+}
+
+// Stats returns a snapshot for metrics.
+func (w *Writer) Stats() Stats {
+	s := Stats{
+		QueueDepth:     len(w.queue),
+		QueueCapacity:  cap(w.queue),
+		SpoolBytes:     w.spool.UnsentBytes(),
+		SpoolSegments:  w.spool.Segments(),
+		Spooled:        w.spooled.Load(),
+		Sent:           w.sent.Load(),
+		Replayed:       w.replayed.Load(),
+		DroppedQueue:   w.dropQueue.Load(),
+		DroppedSpool:   w.dropSpool.Load(),
+		CorruptRecords: w.spool.Corrupt(),
+		SinkErrors:     w.sinkErrors.Load(),
+	}
+	if ms := w.oldestUnsent.Load(); ms > 0 {
+		s.OldestUnsentAge = max(time.Since(time.UnixMilli(ms)), 0)
+	}
+	return s
+}
+
+// Shutdown stops accepting events, spools everything queued, and ships what
+// it can until ctx ends; the rest stays in the spool for the next start. It
+// closes the sink.
+func (w *Writer) Shutdown(ctx context.Context) error {
+	if !w.closing.CompareAndSwap(false, true) {
+		<-w.shipDone
+		return w.shutdownErr
+	}
+	for w.inflight.Load() != 0 {
+		runtime.Gosched()
+	}
+	close(w.stopBatch)
+	<-w.batchDone // bounded: the queue is spooled, no network involved
+	close(w.drain)
+	select {
+	case <-w.shipDone:
+	case <-ctx.Done():
+		w.cancelShip()
+		<-w.shipDone
+	}
+	w.cancelShip()
+	var errs []error
+	if st := w.Stats(); st.SpoolBytes > 0 {
+		w.log.Warn("audit: shutdown left unsent events in the spool", "bytes", st.SpoolBytes)
+	}
+	if err := w.cfg.Sink.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("audit: close sink: %w", err))
+	}
+	if err := w.spool.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	w.shutdownErr = errors.Join(errs...)
+	return w.shutdownErr
+}
+
+func (w *Writer) runBatcher() {
+	defer close(w.batchDone)
+	tick := time.NewTicker(w.cfg.FlushInterval)
+	defer tick.Stop()
+	b := &batcher{w: w, items: make([]item, 0, w.cfg.MaxBatch)}
+	for {
+		select {
+		case it := <-w.queue:
+			b.items = append(b.items, it)
+			if it.done != nil {
+				b.fill() // group commit: take what is already queued, then fsync
+			}
+			if it.done != nil || len(b.items) >= w.cfg.MaxBatch {
+				b.flush()
+			}
+		case <-tick.C:
+			b.flush()
+		case <-w.stopBatch:
+			for {
+				b.fill()
+				if len(b.items) == 0 {
+					return
+				}
+				b.flush()
+			}
+		}
+	}
+}
+
+type batcher struct {
+	w      *Writer
+	items  []item
+	frames []byte
+}
+
+// fill takes queued items without waiting, up to a full batch.
+func (b *batcher) fill() {
+	for len(b.items) < b.w.cfg.MaxBatch {
+		select {
+		case it := <-b.w.queue:
+			b.items = append(b.items, it)
+		default:
+			return
+		}
+	}
+}
+
+func (b *batcher) flush() {
+	w := b.w
+	if len(b.items) == 0 {
+		return
+	}
+	saved := w.chain
+	events := make([]Event, len(b.items))
+	b.frames = b.frames[:0]
+	var encErr error
+	for i, it := range b.items {
+		w.chain.Seal(it.e)
+		events[i] = *it.e
+		p, err := json.Marshal(it.e)
+		if err != nil { // only for values JSON cannot represent; keep the batch consistent
+			encErr = err
+			break
+		}
+		b.frames = AppendFrame(b.frames, p)
+	}
+	var start, end Pos
+	err := encErr
+	if err == nil {
+		start, end, err = w.spool.Append(b.frames)
+	}
+	if err != nil {
+		w.chain = saved // dropped events leave no gap in the chain
+		w.dropSpool.Add(uint64(len(b.items)))
+		if errors.Is(err, ErrSpoolFull) {
+			w.spoolFull.Store(true)
+		}
+		w.log.Error("audit: events dropped", "count", len(b.items), "err", err)
+	} else {
+		w.spooled.Add(uint64(len(b.items)))
+	}
+	for i := range b.items {
+		if b.items[i].done != nil {
+			b.items[i].done <- err
+		}
+		b.items[i] = item{}
+	}
+	b.items = b.items[:0]
+	if err != nil {
+		return
+	}
+	select {
+	case w.handoff <- shipBatch{events: events, start: start, end: end}:
+	default: // shipper is behind; it reads these from the spool
+	}
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *Writer) runShipper() {
+	defer close(w.shipDone)
+	pos := w.spool.AckPos()
+	var (
+		pending  *shipBatch
+		fromDisk bool
+		backoff  = w.cfg.RetryMin
+		buf      []byte
+		draining bool
+	)
+	for {
+		if pending == nil {
+			pos = w.spool.Norm(pos)
+			// Prefer the in-memory copy of the next batch.
+			for pending == nil {
+				select {
+				case b := <-w.handoff:
+					if pos = w.spool.Norm(pos); b.start == pos {
+						pending, fromDisk = &b, false
+					}
+					continue
+				default:
+				}
+				break
+			}
+			if pending == nil && pos.Less(w.spool.End()) {
+				recs, next, nb, err := w.spool.Read(pos, w.cfg.MaxBatch, 4<<20, buf)
+				buf = nb
+				if err != nil {
+					w.log.Error("audit: reading spool", "err", err)
+					if !w.sleep(backoff) {
+						return
+					}
+					continue
+				}
+				evs := make([]Event, 0, len(recs))
+				for _, r := range recs {
+					var e Event
+					if err := json.Unmarshal(r, &e); err != nil {
+						// The checksum matched, so this is a bug, not disk damage.
+						w.log.Error("audit: undecodable spool record skipped", "err", err)
+						continue
+					}
+					evs = append(evs, e)
+				}
+				if len(evs) == 0 {
+					pos = next
+					if err := w.spool.Ack(pos); err != nil {
+						w.log.Error("audit: ack", "err", err)
+					}
+					continue
+				}
+				pending, fromDisk = &shipBatch{events: evs, start: pos, end: next}, true
+			}
+			if pending == nil {
+				w.oldestUnsent.Store(0)
+				if draining {
+					return
+				}
+				select {
+				case <-w.wake:
+				case <-w.drain:
+					draining = true
+				case <-w.shipCtx.Done():
+					return
+				}
+				continue
+			}
+			w.oldestUnsent.Store(UnixMs(pending.events[0].End))
+		}
+		ctx, cancel := context.WithTimeout(w.shipCtx, w.cfg.SinkTimeout)
+		err := w.cfg.Sink.Write(ctx, pending.events)
+		cancel()
+		if err != nil {
+			w.sinkErrors.Add(1)
+			w.log.Warn("audit: sink write failed, will retry", "events", len(pending.events), "err", err, "retry_in", backoff)
+			if !w.sleep(backoff) {
+				return
+			}
+			backoff = min(backoff*2, w.cfg.RetryMax)
+			continue
+		}
+		backoff = w.cfg.RetryMin
+		n := uint64(len(pending.events))
+		w.sent.Add(n)
+		if fromDisk {
+			w.replayed.Add(n)
+		}
+		pos = pending.end
+		pending = nil
+		if err := w.spool.Ack(pos); err != nil {
+			w.log.Error("audit: ack", "err", err)
+		}
+		if w.spoolFull.Load() && w.spool.UnsentBytes() < w.cfg.SpoolMaxBytes*9/10 {
+			w.spoolFull.Store(false)
+		}
+		select {
+		case <-w.drain:
+			draining = true
+		default:
+		}
+	}
+}
+
+// sleep waits d; false when the shipper must stop.
+func (w *Writer) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.shipCtx.Done():
+		return false
+	}
+}
