@@ -38,9 +38,9 @@ type Event struct {
 	WriterID uuid.UUID `json:"writer_id"` // hash chain this event belongs to
 	Seq      uint64    `json:"seq"`       // position in the writer's chain, from 1
 
-	Start     time.Time `json:"start"`                // request headers received
+	Start     time.Time `json:"start"`               // request headers received
 	FirstByte time.Time `json:"first_byte,omitzero"` // first response byte from upstream
-	End       time.Time `json:"end"`                  // final response sent
+	End       time.Time `json:"end"`                 // final response sent
 
 	RequestID string `json:"request_id,omitempty"` // x-request-id
 	TraceID   string `json:"trace_id,omitempty"`   // W3C trace id, 32 hex
