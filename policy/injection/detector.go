@@ -1,0 +1,185 @@
+package injection
+
+import (
+	"math"
+	"sync"
+)
+
+// Source says where a text came from. Text from tools and retrieved
+// documents should never contain instructions for the model, so the same
+// signals weigh more there (indirect injection).
+type Source uint8
+
+const (
+	SourceUser       Source = iota // the end user's prompt
+	SourceSystem                   // the application's own system prompt
+	SourceToolResult               // output of a tool / function call
+	SourceDocument                 // retrieved document (RAG), web page, e-mail
+)
+
+// Indirect reports whether text from s is third-party content.
+func (s Source) Indirect() bool { return s == SourceToolResult || s == SourceDocument }
+
+// Options bound the work done per call. Zero values take the defaults.
+type Options struct {
+	// MaxBytes is how much of a text is scanned: the first MaxBytes-TailBytes
+	// and the last TailBytes (injections are often appended). Default 1 MiB.
+	MaxBytes int
+	// TailBytes, see MaxBytes. Default 64 KiB.
+	TailBytes int
+	// MaxDecodeDepth bounds nested decoding (base64 of hex of …). Default 2.
+	MaxDecodeDepth int
+	// MaxDecodeBytes bounds the decoded bytes per call. Default 64 KiB.
+	MaxDecodeBytes int
+}
+
+// DefaultThreshold is the score at which the evaluation counts a text as an
+// injection. Policies choose their own threshold.
+const DefaultThreshold = 0.5
+
+// Result is the verdict for one text. The JSON form is what `ward scan` and
+// the policy input carry: {"score": 0.93, "rules": ["instruction_override"]}.
+type Result struct {
+	Score float64  `json:"score"`
+	Rules []string `json:"rules"`
+}
+
+// Detector scores texts. Build it once with New; it is safe for concurrent use.
+type Detector struct {
+	opts Options
+	pool sync.Pool // *scratch
+}
+
+type scratch struct {
+	n    normText
+	last []int32
+}
+
+// New returns a Detector with opts (zero fields take defaults).
+func New(opts Options) *Detector {
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = 1 << 20
+	}
+	if opts.TailBytes <= 0 {
+		opts.TailBytes = 64 << 10
+	}
+	if opts.TailBytes > opts.MaxBytes/2 {
+		opts.TailBytes = opts.MaxBytes / 2
+	}
+	if opts.MaxDecodeDepth <= 0 {
+		opts.MaxDecodeDepth = 2
+	}
+	if opts.MaxDecodeBytes <= 0 {
+		opts.MaxDecodeBytes = 64 << 10
+	}
+	d := &Detector{opts: opts}
+	d.pool.New = func() any { return &scratch{last: make([]int32, stepCount)} }
+	return d
+}
+
+var defaultDetector = sync.OnceValue(func() *Detector { return New(Options{}) })
+
+// Default returns a shared Detector with default options.
+func Default() *Detector { return defaultDetector() }
+
+// Score returns the calibrated injection probability of text and the rule
+// families that fired. It never panics and runs in time linear in
+// min(len(text), MaxBytes).
+func (d *Detector) Score(text string, role Source) Result {
+	h := d.hits(text, role)
+	return Result{Score: score(h, role), Rules: names(h)}
+}
+
+func (d *Detector) hits(text string, role Source) hits {
+	if len(text) > d.opts.MaxBytes {
+		head := d.opts.MaxBytes - d.opts.TailBytes
+		text = text[:head] + "\n" + text[len(text)-d.opts.TailBytes:]
+	}
+	sc := d.pool.Get().(*scratch)
+	budget := d.opts.MaxDecodeBytes
+	h := d.scan(sc, text, 0, &budget)
+	d.pool.Put(sc)
+	if role.Indirect() {
+		if h&^(1<<fIndirect|1<<fObfuscation) != 0 {
+			h.set(fIndirect)
+		}
+	} else {
+		h &^= 1 << fIndirect
+	}
+	return h
+}
+
+func (d *Detector) scan(sc *scratch, text string, depth int, budget *int) hits {
+	n := &sc.n
+	n.normalize(text)
+	h := match(n, sc.last)
+	if delimiters(n.buf) {
+		h.set(fDelimiter)
+	}
+	if depth >= d.opts.MaxDecodeDepth {
+		return h
+	}
+	// rot13: two or more words that are attack keywords once rotated.
+	rotHits := 0
+	var w [16]byte
+	for _, t := range n.toks {
+		if l := t.end - t.start; l >= 5 && l <= 12 {
+			b := w[:copy(w[:], n.buf[t.start:t.end])]
+			rot13(b)
+			if rot13Keywords[string(b)] {
+				rotHits++
+			}
+		}
+	}
+	var rotated []byte
+	if rotHits >= 2 && *budget > 0 {
+		rotated = []byte(text[:min(len(text), *budget)])
+		*budget -= len(rotated)
+		rot13(rotated)
+	}
+	// n is not used below: nested scans reuse the scratch buffers.
+	if rotated != nil {
+		if inner := d.scan(sc, string(rotated), depth+1, budget); inner&^(1<<fObfuscation) != 0 {
+			h |= inner
+			h.set(fEncoded)
+		}
+	}
+	var payloads []Payload
+	decodeEach(text, budget, func(p Payload) { payloads = append(payloads, p) })
+	for _, p := range payloads {
+		if inner := d.scan(sc, p.Text, depth+1, budget); inner != 0 {
+			h |= inner
+			h.set(fEncoded)
+		}
+	}
+	return h
+}
+
+func names(h hits) []string {
+	out := make([]string, 0, 4)
+	for f := feature(0); f < numFeatures; f++ {
+		if h.has(f) {
+			out = append(out, featureNames[f])
+		}
+	}
+	return out
+}
+
+// score is a logistic model over the fired families (see weights.go).
+func score(h hits, role Source) float64 {
+	z := bias
+	k := 0
+	for f := feature(0); f < numFeatures; f++ {
+		if h.has(f) {
+			z += weights[f]
+			k++
+		}
+	}
+	if k > 1 {
+		z += multiWeight * float64(k-1)
+	}
+	if role.Indirect() {
+		z += indirectBias
+	}
+	return 1 / (1 + math.Exp(-z))
+}

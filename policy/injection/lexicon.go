@@ -1,0 +1,263 @@
+package injection
+
+import "strings"
+
+// Concepts: each normalised word maps to a bit set of the concepts it can
+// express, in every supported language. Rules are written over concepts, so
+// "ignore all previous instructions", "vergiss alle vorherigen Anweisungen"
+// and "olvida todas las instrucciones anteriores" share one rule.
+const (
+	cIgnore       uint64 = 1 << iota // ignore, forget, disregard, vergiss, olvida, oublie …
+	cPrior                           // previous, above, earlier, vorherigen, anteriores …
+	cAll                             // all, every, alle, todas, toutes …
+	cEvery                           // everything, anything, alles, todo, tout …
+	cInstr                           // instructions, rules, orders, Anweisungen, instrucciones …
+	cTask                            // task(s), assignment(s), Aufgabe(n), tarea(s) …
+	cContext                         // documents, articles, context, information …
+	cYour                            // your, deine, tus, vos …
+	cYou                             // you, du, Sie, tu, vous, usted
+	cAre                             // are, bist, eres, es, êtes
+	cNew                             // new, neue, nueva, nouvelle
+	cNow                             // now, nun, jetzt, ahora, maintenant
+	cFiller                          // please, now, just, ok, and … (skipped before an imperative)
+	cReveal                          // show, print, reveal, repeat, tell, zeige, muestra …
+	cPrompt                          // prompt, system prompt, Prompt-Text …
+	cPassword                        // password, secret, Passwort …
+	cSay                             // say, sag, di, dites
+	cOutput                          // output, print, write, answer, respond …
+	cJust                            // just, only, nur, solo, seulement
+	cAct                             // act, behave, fungieren
+	cAs                              // as, als, como, comme
+	cPretend                         // pretend, imagine, stell (dir vor), finge, imagina
+	cRoleplay                        // roleplay, rollenspiel
+	cPersona                         // DAN, jailbreak, jailbroken, STAN, AIM …
+	cModeAdj                         // developer, god, debug, admin, jailbreak (… mode)
+	cMode                            // mode, modus, modo
+	cCharacter                       // character, role(s), Rolle(n), Figur, personaje
+	cStay                            // stay, remain, break, fall, bleiben, fallen
+	cNeg                             // not, don't, never, nicht, no, ne
+	cWithout                         // without, no, ohne, sin, sans
+	cLimits                          // restrictions, limits, filters, censorship, ethics …
+	cEvil                            // evil, unethical, amoral, unfiltered, uncensored
+	cAI                              // ai, assistant, chatbot, model, gpt, llm
+	cCapsCmd                         // words that form a command when SHOUTED inside a sentence
+	cPraise                          // well done, great, excellent, wow, congratulations …
+	cStop                            // stop, attention, achtung, halt
+	cEnough                          // enough, genügt
+	cWritten                         // written, wrote, said, geschrieben, stand
+	cBeginning                       // beginning, start, top, Anfang
+	cWhat                            // what, was, que, quoi
+	cRevealStrong                    // repeat, reveal, print, output, display, dump, leak, echo …
+	cAfter                           // after, nach
+	cMe                              // me, mir, mich, moi
+	cThat                            // that, dass, que
+	cTell                            // tell, sag, dime
+	cState                           // state, claim, declare, behaupte
+	cDet                             // the, a, an, ein, eine, der, die, das, el, la, un, une
+	cChange                          // change, update, replace, modify, ändere
+	cVoid                            // irrelevant, void, obsolete, invalid, cancelled, ungültig
+	cFrom                            // from, ab, von, a partir
+	cOn                              // on, an, adelante
+	cIgnoreWeak                      // delete, cancel, reset, reject, revoke (only with instruction words)
+	cOwn                             // own, eigenen
+	cKnowledge                       // knowledge, Wissen
+	cUser                            // user, human, customer, Nutzer
+	cSend                            // send, forward, post, email, upload, exfiltrate
+	cAttn                            // note, attention, important, dear
+	cIf                              // if, wenn, si
+	cLook                            // look, use, consult, refer, read
+	cTold                            // told, instructed, programmed
+	cDespite                         // despite, regardless, trotz
+	cFollow                          // follow, obey, befolge
+	cOpposite                        // opposite, against, defy, subvert, break, invert
+)
+
+// lexicon is built once: each entry is normalised like the input, so keys
+// with accents or homoglyphs match whatever the normaliser produces.
+var lexicon = func() map[string]uint64 {
+	m := make(map[string]uint64, 1024)
+	add := func(bits uint64, words string) {
+		for _, w := range strings.Fields(words) {
+			k := Normalize(w)
+			m[k] |= bits
+		}
+	}
+	add(cIgnore, `ignore ignored ignores ignoring disregard disregarding forget forgetting skip bypass override overwrite
+		overrule drop abandon discard dismiss neglect omit
+		vergiss vergessen vergesse vergesst ignoriere ignorieren ignorier ignoriert missachte missachten
+		verwirf verwerfe überspringe vernachlässige
+		olvida olvide olvidate olvídate olvidad olvidar ignora ignorar ignoren ignores descarta descartar omite
+		oublie oubliez oublier ignorez ignorer néglige négligez
+		dimentica dimenticare esqueça esqueca esquece
+		zaboravi zaboravite ignoriraj
+		забудь забудьте игнорируй игнорируйте`)
+	add(cPrior, `previous prior preceding above earlier before former foregoing initial aforementioned
+		preceeding previously beforehand last past old
+		vorherigen vorherige vorheriger vorherigem bisherigen bisherige obigen obige vorangehenden vorangegangenen
+		vorangegangene vorigen vorige davor zuvor oben früheren frühere
+		anteriores anterior previas previos precedentes précédentes précédente antérieures
+		antes arriba dessus precedenti
+		prethodne prethodni
+		предыдущие предыдущих прежние`)
+	add(cAll, `all every any each
+		alle allen aller jegliche sämtliche sämtlichen
+		todas todos toutes tous
+		tutte tutti sve svi все`)
+	add(cEvery, `everything everthing evrything anything alles todo tout tutto sve всё все`)
+	add(cInstr, `instructions instruction directions directives directive rules guidelines orders commands
+		prompts programming constraints restrictions restriction guardrails requests
+		sentences limitations directions instructed
+		anweisungen anweisung instruktionen instruktion befehle vorgaben regeln richtlinien
+		instrucciones instrucción reglas órdenes indicaciones directrices
+		consignes règles directives
+		istruzioni regole instruções regras
+		instrukcije upute
+		инструкции инструкций указания правила`)
+	add(cTask, `task tasks assignment assignments aufgabe aufgaben auftrag aufträge tarea tareas tâche tâches`)
+	add(cContext, `documents document articles article context information texts text conversation said
+		provided discussed informationen angaben ausführungen gesagte dokumente artikel kontext
+		información documentos contexto texto informations`)
+	add(cYour, `your ur yours deine deinen deiner deinem dein ihre ihren tus tu tuyas vos votre tes ton ta`)
+	add(cYou, `you u du sie tu vous usted ты вы`)
+	add(cAre, `are bist eres es êtes sind estás`)
+	add(cNew, `new neue neuen neuer neues nueva nuevas nuevo nuevos nouvelle nouvelles nouveau nouveaux`)
+	add(cNow, `now nun jetzt ahora maintenant`)
+	add(cFiller, `please now just ok okay and but then so also simply kindly instead well hey hi hello
+		bitte nun jetzt und aber dann einfach also por favor ahora y pero solo alors et mais maintenant`)
+	add(cReveal, `show print reveal repeat tell output display spell give list share leak dump disclose expose
+		recite
+		zeige zeig zeigen gib verrate nenne wiederhole schreibe
+		muestra muéstrame dime revela repite escribe
+		montre affiche révèle répète écris donne`)
+	add(cPrompt, `prompt prompts systemprompt prompttext prompt_text`)
+	add(cPassword, `password passwords passwort kennwort secret contraseña passphrase pw`)
+	add(cSay, `say sag sage sagen di dites dis decir`)
+	add(cOutput, `output print write answer respond reply type return schreibe antworte antworten gib
+		ausgeben escribe responde responda écris réponds`)
+	add(cJust, `just only nur solo solamente seulement uniquement`)
+	add(cAct, `act behave fungieren fungiere agiere actúa actua agis`)
+	add(cAs, `as als como comme`)
+	add(cPretend, `pretend imagine stell finge imagina imaginez imagines suppose`)
+	add(cRoleplay, `roleplay rollenspiel`)
+	add(cPersona, `dan jailbreak jailbroken stan dude aim kevin`)
+	add(cModeAdj, `developer dev god debug admin jailbreak sudo unrestricted entwickler`)
+	add(cMode, `mode modus modo`)
+	add(cCharacter, `character role roles rolle rollen figur personaje personnage`)
+	add(cStay, `stay remain break staying bleiben bleibst bleibt fallen falling`)
+	add(cNeg, `not don't dont never nicht kein keine no ne pas nie`)
+	add(cWithout, `without no ohne sin sans`)
+	add(cLimits, `restrictions restriction limits limitations filters filter censorship ethics morals
+		boundaries constraints rules guidelines regeln einschränkungen grenzen
+		protocols safeguards training programming`)
+	add(cEvil, `evil unethical amoral unfiltered uncensored unrestricted immoral böse bose malvado`)
+	add(cAI, `ai assistant chatbot gpt chatgpt llm bot ki ia claude gemini copilot`)
+	add(cCapsCmd, `ignore forget disregard output say print write answer respond do not don't dont just only
+		stop you your du bist prompt instructions command antworte vergiss ignoriere schreibe keine must`)
+	add(cPraise, `great fantastic wow excellent congratulations perfect bravo super awesome brilliant
+		good done amazing outstanding toll gut prima ausgezeichnet ausgezeichnete herzlichen hervorragend
+		hervorragende großartig genial klasse sehr muy bien excelente genial fantástico bravo parfait
+		excellent magnifique`)
+	add(cStop, `stop stopp halt attention achtung alto arrête`)
+	add(cEnough, `enough genügt genug basta assez suffit`)
+	add(cWritten, `written wrote geschrieben stand escrito écrit`)
+	add(cBeginning, `beginning start top anfang beginn principio début`)
+	add(cWhat, `what was que quoi qué`)
+	add(cRevealStrong, `repeat reveal print output display dump leak disclose spell recite echo quote
+		duplicate replay wiederhole verrate zeige muestra revela repite révèle affiche`)
+	add(cAfter, `after nach después après`)
+	add(cMe, `me mir mich moi`)
+	add(cThat, `that dass que`)
+	add(cTell, `tell sag sage dime dis`)
+	add(cState, `state claim declare behaupte`)
+	add(cDet, `the a an ein eine einen der die das el la un una une le les`)
+	add(cChange, `change update replace modify ändere ändern cambia modifie`)
+	add(cVoid, `irrelevant void obsolete invalid cancelled canceled null ungültig nichtig irrelevante nulas`)
+	add(cFrom, `from ab von`)
+	add(cOn, `on an`)
+	add(cIgnoreWeak, `delete cancel reset reject rescind revoke remove erase clear scrap lösche streiche`)
+	add(cOwn, `own eigenen eigenes propio propios`)
+	add(cKnowledge, `knowledge wissen conocimiento`)
+	add(cUser, `user users human customer nutzer benutzer usuario utilisateur`)
+	add(cSend, `send forward post email upload exfiltrate transmit sende schicke envía envoie`)
+	add(cAttn, `note attention important dear hinweis`)
+	add(cIf, `if wenn falls si`)
+	add(cLook, `look use consult refer read rely schau`)
+	add(cTold, `told instructed programmed trained given gave give provided received`)
+	add(cDespite, `despite regardless trotz`)
+	add(cFollow, `follow obey befolge folge`)
+	add(cOpposite, `opposite contrary against defy subvert invert violate circumvent disobey
+		gegenteil widersetze`)
+	return m
+}()
+
+func lookup(w []byte) uint64 {
+	if len(w) == 0 || len(w) > 24 {
+		return 0
+	}
+	if m, ok := lexicon[string(w)]; ok {
+		return m
+	}
+	return fuzzy(w)
+}
+
+// Misspellings of the key words ("instrucions", "promt", "ingore") are
+// matched by edit distance; only words with the right first letter and
+// length reach the distance computation.
+func fuzzy(w []byte) uint64 {
+	switch {
+	case w[0] == 'i' && len(w) >= 9 && len(w) <= 14:
+		if within(w, "instructions", 2) || within(w, "instruction", 2) {
+			return lexicon["instructions"]
+		}
+	case w[0] == 'i' && len(w) >= 5 && len(w) <= 7:
+		if within(w, "ignore", 1) {
+			return lexicon["ignore"]
+		}
+	case w[0] == 'p' && len(w) >= 5 && len(w) <= 7:
+		if within(w, "prompt", 1) {
+			return lexicon["prompt"]
+		}
+	case w[0] == 'p' && len(w) >= 7 && len(w) <= 10:
+		if within(w, "password", 1) {
+			return lexicon["password"]
+		}
+		if within(w, "previous", 2) {
+			return lexicon["previous"]
+		}
+	}
+	return 0
+}
+
+// within reports whether the optimal-string-alignment distance between a
+// and b is at most k (a and b are short; this is O(len(a)·len(b))).
+func within(a []byte, b string, k int) bool {
+	if d := len(a) - len(b); d > k || -d > k {
+		return false
+	}
+	var rows [3][16]int
+	prev2, prev, cur := &rows[0], &rows[1], &rows[2]
+	for j := 0; j <= len(b); j++ {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		best := i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			v := min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				v = min(v, prev2[j-2]+1)
+			}
+			cur[j] = v
+			best = min(best, v)
+		}
+		if best > k {
+			return false
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(b)] <= k
+}

@@ -1,0 +1,262 @@
+package injection
+
+// feature is one named rule family; its name is what Result.Rules reports.
+type feature uint8
+
+const (
+	fOverride      feature = iota // "ignore all previous instructions" and translations
+	fInstrRef                     // "previous instructions", "your instructions", "new task"
+	fPersona                      // DAN, developer mode, "you are now", "stay in character"
+	fRoleplay                     // "act as", "pretend you are", "imagine you are"
+	fExfil                        // "show your prompt", "what was written above"
+	fSecret                       // "tell me the password"
+	fDelimiter                    // <|im_start|>, ### system, {"role": "system"}
+	fEncoded                      // base64 / hex / rot13 payload that decodes to an attack
+	fObfuscation                  // leetspeak / homoglyph / invisible / spaced keywords
+	fForcedOutput                 // "say X", "repeat after me", "just output"
+	fContextSwitch                // "Well done! Now …", "stop - write …", "from now on"
+	fContextIgnore                // "do not look in the documents", "answer by your own knowledge"
+	fEmbeddedCmd                  // a SHOUTED command inside an ordinary sentence
+	fIndirect                     // instructions addressed to the AI in a tool result / document
+	numFeatures
+)
+
+var featureNames = [numFeatures]string{
+	fOverride:      "instruction_override",
+	fInstrRef:      "instruction_reference",
+	fPersona:       "persona_switch",
+	fRoleplay:      "roleplay",
+	fExfil:         "system_prompt_exfiltration",
+	fSecret:        "secret_request",
+	fDelimiter:     "delimiter_injection",
+	fEncoded:       "encoded_payload",
+	fObfuscation:   "obfuscation",
+	fForcedOutput:  "forced_output",
+	fContextSwitch: "context_switch",
+	fContextIgnore: "context_override",
+	fEmbeddedCmd:   "embedded_command",
+	fIndirect:      "indirect_injection",
+}
+
+// RuleNames lists every rule family the detector can report, in score order.
+func RuleNames() []string { return append([]string(nil), featureNames[:]...) }
+
+// step matches one word: any concept in mask, at most gap words after the
+// previous step's word; imp requires an imperative position (clause start,
+// possibly after fillers such as "please" or "now"), upper requires capitals.
+type step struct {
+	mask  uint64
+	gap   int32
+	imp   bool
+	upper bool
+}
+
+type pattern struct {
+	f     feature
+	steps []step
+	union uint64
+}
+
+func s(mask uint64, gap int32) step { return step{mask: mask, gap: gap} }
+func imp(mask uint64, gap int32) step {
+	return step{mask: mask, gap: gap, imp: true}
+}
+
+// patterns are ordered word sequences over concepts; gaps are in words.
+var patterns = func() []pattern {
+	ps := []pattern{
+		// instruction_override
+		{f: fOverride, steps: []step{s(cIgnore, 0), s(cPrior|cAll|cYour, 4), s(cInstr|cTask|cContext|cPrompt, 4)}},
+		{f: fOverride, steps: []step{imp(cIgnore, 0), s(cPrior|cEvery, 3)}},
+		{f: fOverride, steps: []step{imp(cIgnore, 0), s(cInstr|cTask, 3)}},
+		{f: fOverride, steps: []step{s(cIgnore, 0), s(cEvery, 1), s(cPrior, 2)}},
+		{f: fOverride, steps: []step{s(cPrior|cAll, 0), s(cInstr|cContext|cTask, 3), s(cVoid, 8)}},
+		{f: fOverride, steps: []step{s(cChange, 0), s(cYour, 2), s(cInstr, 2)}},
+		{f: fOverride, steps: []step{s(cNeg, 0), s(cFollow, 1), s(cYour|cPrior|cAll, 3), s(cInstr, 3)}},
+		{f: fOverride, steps: []step{imp(cIgnore, 0), s(cYour, 1)}},
+		{f: fOverride, steps: []step{s(cIgnore, 0), s(cInstr, 3)}},
+		{f: fOverride, steps: []step{s(cIgnoreWeak, 0), s(cPrior|cAll|cYour, 3), s(cInstr, 3)}},
+		{f: fOverride, steps: []step{s(cPrior|cAll, 0), s(cInstr|cContext|cTask, 2), s(cIgnore, 2)}},
+		{f: fOverride, steps: []step{s(cIgnore, 0), s(cAll|cPrior|cYour, 2), s(cLimits, 2)}},
+		{f: fOverride, steps: []step{s(cOpposite, 0), s(cYour|cAll|cPrior|cInstr|cWhat, 3)}},
+		// instruction_reference
+		{f: fInstrRef, steps: []step{s(cPrior, 0), s(cInstr|cPrompt, 2)}},
+		{f: fInstrRef, steps: []step{s(cYour, 0), s(cInstr|cPrompt, 2)}},
+		{f: fInstrRef, steps: []step{s(cNew, 0), s(cInstr|cTask, 0)}},
+		// persona_switch
+		{f: fPersona, steps: []step{s(cYou, 0), s(cAre, 1), s(cNow, 1)}},
+		{f: fPersona, steps: []step{s(cNow, 0), s(cYou, 1), s(cAre, 1)}},
+		{f: fPersona, steps: []step{s(cNow, 0), s(cAre, 1), s(cYou, 1)}},
+		{f: fPersona, steps: []step{s(cFrom, 0), s(cNow, 1), s(cOn, 1)}},
+		{f: fPersona, steps: []step{s(cModeAdj, 0), s(cMode, 1)}},
+		{f: fPersona, steps: []step{s(cStay, 0), s(cCharacter, 3)}},
+		{f: fPersona, steps: []step{s(cCharacter, 0), s(cStay, 3)}},
+		{f: fPersona, steps: []step{s(cWithout, 0), s(cLimits, 1)}},
+		{f: fPersona, steps: []step{s(cEvil, 0), s(cAI, 2)}},
+		{f: fPersona, steps: []step{s(cYou, 0), s(cAre, 1), s(cEvil, 3)}},
+		{f: fPersona, steps: []step{{mask: cPersona, upper: true}}},
+		// roleplay
+		{f: fRoleplay, steps: []step{s(cAct, 0), s(cAs, 1)}},
+		{f: fRoleplay, steps: []step{s(cAs, 0), s(cAct, 8)}},
+		{f: fRoleplay, steps: []step{imp(cYou, 0), s(cAre, 0), s(cDet, 0)}},
+		{f: fRoleplay, steps: []step{imp(cPretend, 0), s(cYou|cThat, 2)}},
+		{f: fRoleplay, steps: []step{imp(cPretend, 0), s(cYou, 3), s(cAre, 1)}},
+		// system_prompt_exfiltration
+		{f: fExfil, steps: []step{s(cReveal|cWhat, 0), s(cYour|cPrior, 4), s(cPrompt|cInstr, 3)}},
+		{f: fExfil, steps: []step{s(cReveal, 0), s(cPrompt, 5)}},
+		{f: fExfil, steps: []step{s(cWritten, 0), s(cPrior|cBeginning, 4)}},
+		{f: fExfil, steps: []step{s(cWhat, 0), s(cAre, 1), s(cYour, 1), s(cInstr|cPrompt, 2)}},
+		{f: fExfil, steps: []step{s(cRevealStrong, 0), s(cInstr|cPrompt, 3)}},
+		{f: fExfil, steps: []step{s(cInstr|cPrompt, 0), s(cYou, 2), s(cTold, 3)}},
+		{f: fExfil, steps: []step{s(cInstr|cPrompt, 0), s(cTold, 2), s(cYou, 2)}},
+		{f: fExfil, steps: []step{s(cWhat, 0), s(cInstr|cPrompt, 2), s(cYou|cTold, 3)}},
+		// secret_request
+		{f: fSecret, steps: []step{s(cReveal|cWhat|cTell, 0), s(cPassword, 4)}},
+		{f: fSecret, steps: []step{s(cPassword, 0), s(cReveal, 3)}},
+		// forced_output
+		{f: fForcedOutput, steps: []step{s(cRevealStrong, 0), s(cAfter, 1), s(cMe, 1)}},
+		{f: fForcedOutput, steps: []step{s(cJust, 0), s(cSay|cOutput, 1)}},
+		{f: fForcedOutput, steps: []step{s(cOutput|cSay, 0), s(cJust, 1)}},
+		{f: fForcedOutput, steps: []step{imp(cState, 0), s(cThat, 1)}},
+		{f: fForcedOutput, steps: []step{s(cTell|cSay, 0), s(cMe, 1), s(cThat, 1), s(cYou, 1)}},
+		{f: fForcedOutput, steps: []step{imp(cRevealStrong, 0), s(cEvery, 2)}},
+		// context_switch
+		{f: fContextSwitch, steps: []step{s(cPraise, 0), imp(cNow, 12), s(cOutput|cReveal|cSay|cIgnore|cTask|cInstr|cNew, 4)}},
+		{f: fContextSwitch, steps: []step{s(cEnough, 0), imp(cNow, 8)}},
+		{f: fContextSwitch, steps: []step{imp(cStop, 0), imp(cReveal|cOutput|cSay|cIgnore, 4)}},
+		{f: fContextSwitch, steps: []step{s(cStop, 0), s(cStop, 2)}},
+		{f: fContextSwitch, steps: []step{s(cNow, 0), s(cNew, 2), s(cInstr|cTask, 2)}},
+		// context_override
+		{f: fContextIgnore, steps: []step{s(cNeg, 0), s(cLook|cOutput, 2), s(cContext, 5)}},
+		{f: fContextIgnore, steps: []step{s(cOwn, 0), s(cKnowledge, 1)}},
+		{f: fContextIgnore, steps: []step{s(cDespite, 0), s(cWhat, 2), s(cTold, 4)}},
+		{f: fContextIgnore, steps: []step{imp(cIgnore, 0), s(cContext, 4)}},
+		// indirect_injection: only reported for tool results and documents.
+		{f: fIndirect, steps: []step{s(cAttn, 0), s(cAI, 3)}},
+		{f: fIndirect, steps: []step{s(cIf, 0), s(cYou, 1), s(cAre, 1), s(cAI, 3)}},
+		{f: fIndirect, steps: []step{s(cAI, 0), s(cReveal|cFollow|cIgnore|cSend, 3), s(cYour|cPrior|cInstr|cUser, 3)}},
+		{f: fIndirect, steps: []step{s(cNeg, 0), s(cTell|cReveal|cSay, 1), s(cUser, 3)}},
+		{f: fIndirect, steps: []step{imp(cSend, 0), s(cContext|cPrompt|cPassword|cAll|cYour|cUser, 4)}},
+	}
+	for i := range ps {
+		for _, st := range ps[i].steps {
+			ps[i].union |= st.mask
+		}
+	}
+	return ps
+}()
+
+// stepCount is the total number of steps over all patterns (matcher state).
+var stepCount = func() int {
+	n := 0
+	for _, p := range patterns {
+		n += len(p.steps)
+	}
+	return n
+}()
+
+// hits is a bit set of fired features.
+type hits uint32
+
+func (h hits) has(f feature) bool { return h&(1<<f) != 0 }
+func (h *hits) set(f feature)     { *h |= 1 << f }
+
+// match runs every pattern over the words of n in one pass. last holds, per
+// step, the index of the last word that completed the pattern up to that step.
+func match(n *normText, last []int32) hits {
+	var h hits
+	for i := range last {
+		last[i] = -1 << 30
+	}
+	toks := n.toks
+	// Concepts and imperative positions.
+	prevImp, prevFiller := false, false
+	lower := 0
+	for i := range toks {
+		t := &toks[i]
+		t.mask = lookup(n.buf[t.start:t.end])
+		isImp := t.flags&tokClauseStart != 0 || (prevFiller && prevImp)
+		if isImp {
+			t.flags |= tokImperative
+		}
+		prevImp, prevFiller = isImp, t.mask&cFiller != 0
+		if t.flags&tokUpper == 0 {
+			lower++
+		}
+	}
+	capsRun, capsCmd := 0, 0
+	for i := range toks {
+		t := &toks[i]
+		// embedded_command: >= 3 shouted words with >= 2 command words
+		// inside text that is otherwise written in lower case.
+		if t.flags&tokUpper != 0 {
+			capsRun++
+			if t.mask&cCapsCmd != 0 {
+				capsCmd++
+			}
+			if capsRun >= 3 && capsCmd >= 2 && lower >= 3 {
+				h.set(fEmbeddedCmd)
+			}
+		} else {
+			capsRun, capsCmd = 0, 0
+		}
+		m := t.mask
+		if m == 0 {
+			continue
+		}
+		// An imperative "say"/"print"/"output" followed by a quote or colon.
+		if m&(cSay|cOutput|cRevealStrong) != 0 && t.flags&tokImperative != 0 && quoteNext(n.buf[t.end:]) {
+			h.set(fForcedOutput)
+		}
+		if t.flags&tokObfuscated != 0 && m&(cIgnore|cInstr|cPrompt|cPassword|cReveal) != 0 {
+			h.set(fObfuscation)
+		}
+		base := 0
+		for pi := range patterns {
+			p := &patterns[pi]
+			if m&p.union == 0 {
+				base += len(p.steps)
+				continue
+			}
+			for k := len(p.steps) - 1; k >= 0; k-- {
+				st := &p.steps[k]
+				if m&st.mask == 0 || st.imp && t.flags&tokImperative == 0 || st.upper && t.flags&tokUpper == 0 {
+					continue
+				}
+				if k > 0 {
+					prev := last[base+k-1]
+					if prev < 0 || int32(i)-prev > st.gap+1 || int32(i) == prev {
+						continue
+					}
+				}
+				last[base+k] = int32(i)
+				if k == len(p.steps)-1 {
+					h.set(p.f)
+				}
+			}
+			base += len(p.steps)
+		}
+	}
+	if n.spaced >= 8 {
+		h.set(fObfuscation)
+	}
+	return h
+}
+
+// quoteNext reports whether b starts, after spaces, with a quote or colon.
+func quoteNext(b []byte) bool {
+	for i := 0; i < len(b) && i < 4; i++ {
+		switch b[i] {
+		case ' ':
+			continue
+		case '"', '\'', ':':
+			return true
+		case 0xe2: // “ ” ‘ ’ « (UTF-8 lead byte of the typographic quotes)
+			return i+2 < len(b) && b[i+1] == 0x80 && b[i+2] >= 0x98 && b[i+2] <= 0x9f
+		case 0xc2: // « »
+			return i+1 < len(b) && (b[i+1] == 0xab || b[i+1] == 0xbb)
+		}
+		return false
+	}
+	return false
+}

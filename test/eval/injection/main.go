@@ -1,0 +1,351 @@
+// Command injection evaluates the prompt-injection detector on the labelled
+// JSON-lines corpus in ../shared/datasets/injection (see its README).
+//
+//	go run ./test/eval/injection -data ../shared/datasets/injection
+//	go run ./test/eval/injection -data ../shared/datasets/injection -fit   # refit weights.go
+//
+// It prints, per file (and split) and per language, precision, recall, F1 and
+// false-positive rate at the default threshold, then a threshold sweep.
+// Calibration (-fit) uses deepset's train split only.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/wardhq/ward/policy/injection"
+)
+
+type row struct {
+	ID    string `json:"id"`
+	Text  string `json:"text"`
+	Label string `json:"label"`
+	Lang  string `json:"lang"`
+	Meta  struct {
+		Split string `json:"split"`
+		Kind  string `json:"kind"`
+	} `json:"meta"`
+
+	file  string
+	group string // file plus split / kind
+	res   injection.Result
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "eval-injection:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("eval-injection", flag.ContinueOnError)
+	data := fs.String("data", "../shared/datasets/injection", "dataset directory (JSON lines)")
+	threshold := fs.Float64("threshold", injection.DefaultThreshold, "score threshold")
+	fit := fs.Bool("fit", false, "fit logistic weights on deepset's train split and print them")
+	lambda := fs.Float64("lambda", 0.01, "L2 strength towards the prior for -fit")
+	show := fs.String("show", "", "print misclassified rows of groups containing this string (development; never use on test splits)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rows, err := load(*data)
+	if err != nil {
+		return err
+	}
+	det := injection.New(injection.Options{})
+	for i := range rows {
+		rows[i].res = det.Score(rows[i].Text, injection.SourceUser)
+	}
+	if *fit {
+		return fitWeights(rows, *lambda, out)
+	}
+	if *show != "" {
+		for _, r := range rows {
+			if !strings.Contains(r.group, *show) {
+				continue
+			}
+			pos := r.res.Score >= *threshold
+			if pos != (r.Label == "injection") {
+				fmt.Fprintf(out, "%s %s %.2f %v %q\n", r.ID, r.Label, r.res.Score, r.res.Rules, clip(r.Text, 200))
+			}
+		}
+		return nil
+	}
+	report(rows, *threshold, out)
+	return nil
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func load(dir string) ([]row, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no *.jsonl files in %s", dir)
+	}
+	sort.Strings(files)
+	var rows []row
+	var errs []error
+	for _, path := range files {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		name := strings.TrimSuffix(filepath.Base(path), ".jsonl")
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		line := 0
+		for sc.Scan() {
+			line++
+			var r row
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				errs = append(errs, fmt.Errorf("%s:%d: %w", path, line, err))
+				continue
+			}
+			r.file, r.group = name, name
+			switch {
+			case r.Meta.Kind == "harmful_behavior":
+				r.group = name + " [harmful, not injections]"
+			case r.Meta.Kind == "benign_behavior":
+				r.group = name + " [benign]"
+			case r.Meta.Split != "":
+				r.group = name + " [" + r.Meta.Split + "]"
+			}
+			rows = append(rows, r)
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", path, err))
+		}
+	}
+	return rows, errors.Join(errs...)
+}
+
+type counts struct{ tp, fp, fn, tn int }
+
+func (c *counts) add(r *row, th float64) {
+	pos := r.res.Score >= th
+	switch inj := r.Label == "injection"; {
+	case inj && pos:
+		c.tp++
+	case inj:
+		c.fn++
+	case pos:
+		c.fp++
+	default:
+		c.tn++
+	}
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return float64(a) / float64(b)
+}
+
+func (c counts) precision() float64 { return ratio(c.tp, c.tp+c.fp) }
+func (c counts) recall() float64    { return ratio(c.tp, c.tp+c.fn) }
+func (c counts) fpr() float64       { return ratio(c.fp, c.fp+c.tn) }
+func (c counts) f1() float64 {
+	p, r := c.precision(), c.recall()
+	if math.IsNaN(p) || math.IsNaN(r) || p+r == 0 {
+		return math.NaN()
+	}
+	return 2 * p * r / (p + r)
+}
+
+func f(x float64) string {
+	if math.IsNaN(x) {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f", x)
+}
+
+func tally(rows []row, th float64, key func(*row) string) (map[string]*counts, []string) {
+	m := map[string]*counts{}
+	var keys []string
+	for i := range rows {
+		k := key(&rows[i])
+		if k == "" {
+			continue
+		}
+		c, ok := m[k]
+		if !ok {
+			c = &counts{}
+			m[k] = c
+			keys = append(keys, k)
+		}
+		c.add(&rows[i], th)
+	}
+	return m, keys
+}
+
+func report(rows []row, th float64, out io.Writer) {
+	fmt.Fprintf(out, "## Per file at threshold %.2f\n\n", th)
+	fmt.Fprintln(out, "| file [split] | n | inj | benign | TP | FP | FN | precision | recall | F1 | FPR |")
+	fmt.Fprintln(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	m, keys := tally(rows, th, func(r *row) string { return r.group })
+	for _, k := range keys {
+		c := m[k]
+		fmt.Fprintf(out, "| %s | %d | %d | %d | %d | %d | %d | %s | %s | %s | %s |\n", k, c.tp+c.fp+c.fn+c.tn,
+			c.tp+c.fn, c.fp+c.tn, c.tp, c.fp, c.fn, f(c.precision()), f(c.recall()), f(c.f1()), f(c.fpr()))
+	}
+
+	fmt.Fprintf(out, "\n## Per file and language at threshold %.2f\n\n", th)
+	fmt.Fprintln(out, "| file [split] | lang | n | precision | recall | F1 | FPR |")
+	fmt.Fprintln(out, "|---|---|--:|--:|--:|--:|--:|")
+	m, keys = tally(rows, th, func(r *row) string { return r.group + "\x00" + r.Lang })
+	for _, k := range keys {
+		c := m[k]
+		g, lang, _ := strings.Cut(k, "\x00")
+		fmt.Fprintf(out, "| %s | %s | %d | %s | %s | %s | %s |\n", g, lang, c.tp+c.fp+c.fn+c.tn,
+			f(c.precision()), f(c.recall()), f(c.f1()), f(c.fpr()))
+	}
+
+	fmt.Fprintln(out, "\n## Threshold sweep")
+	fmt.Fprintln(out, "\nInjection metrics exclude the JBB harmful requests (not injections).")
+	fmt.Fprintln(out, "\n| threshold | deepset test F1 | deepset test P | deepset test R | deepset train F1 | gandalf recall | gandalf test recall | max benign FPR (file) |")
+	fmt.Fprintln(out, "|--:|--:|--:|--:|--:|--:|--:|---|")
+	for _, t := range []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9} {
+		g, _ := tally(rows, t, func(r *row) string { return r.group })
+		file, _ := tally(rows, t, func(r *row) string {
+			if r.Meta.Kind == "harmful_behavior" {
+				return ""
+			}
+			return r.file
+		})
+		worst, worstName := 0.0, ""
+		for name, c := range file {
+			if c.fp+c.tn > 0 && c.tp+c.fn == 0 || strings.HasPrefix(name, "jbb") {
+				if v := c.fpr(); v >= worst {
+					worst, worstName = v, name
+				}
+			}
+		}
+		dt, dtr := g["deepset_prompt_injections [test]"], g["deepset_prompt_injections [train]"]
+		gt, ga := g["lakera_gandalf_ignore_instructions [test]"], file["lakera_gandalf_ignore_instructions"]
+		fmt.Fprintf(out, "| %.1f | %s | %s | %s | %s | %s | %s | %s (%s) |\n", t, f(dt.f1()), f(dt.precision()),
+			f(dt.recall()), f(dtr.f1()), f(ga.recall()), f(gt.recall()), f(worst), worstName)
+	}
+
+	fmt.Fprintf(out, "\n## Rules fired on injections (all files, threshold %.2f)\n\n", th)
+	fired := map[string]int{}
+	for _, r := range rows {
+		for _, n := range r.res.Rules {
+			fired[r.Label+"\x00"+n]++
+		}
+	}
+	fmt.Fprintln(out, "| rule | on injection rows | on benign rows |")
+	fmt.Fprintln(out, "|---|--:|--:|")
+	for _, n := range injection.RuleNames() {
+		fmt.Fprintf(out, "| %s | %d | %d |\n", n, fired["injection\x00"+n], fired["benign\x00"+n])
+	}
+}
+
+// prior is the hand-set weight per rule family (log-odds). The fit shrinks
+// towards it instead of towards zero, so families that deepset's train split
+// barely exercises (passwords, encodings, delimiters) keep a sane weight.
+var prior = map[string]float64{
+	"instruction_override":       4,
+	"instruction_reference":      3,
+	"persona_switch":             3,
+	"roleplay":                   1.5,
+	"system_prompt_exfiltration": 3,
+	"secret_request":             2,
+	"delimiter_injection":        3,
+	"encoded_payload":            3,
+	"obfuscation":                1.5,
+	"forced_output":              1.5,
+	"context_switch":             2,
+	"context_override":           2,
+	"embedded_command":           3,
+	"indirect_injection":         3,
+	"multi":                      1,
+	"bias":                       -2.5,
+}
+
+// fitWeights fits logistic regression over the fired rule families on
+// deepset's train split (gradient descent, L2 penalty towards prior) and
+// prints the values for policy/injection/weights.go.
+func fitWeights(rows []row, lambda float64, out io.Writer) error {
+	names := append(injection.RuleNames(), "multi")
+	idx := map[string]int{}
+	for i, n := range names {
+		idx[n] = i
+	}
+	nf := len(names)
+	var xs [][]float64
+	var ys []float64
+	for _, r := range rows {
+		if r.file != "deepset_prompt_injections" || r.Meta.Split != "train" {
+			continue
+		}
+		x := make([]float64, nf)
+		for _, n := range r.res.Rules {
+			x[idx[n]] = 1
+		}
+		if k := len(r.res.Rules); k > 1 {
+			x[nf-1] = float64(k - 1)
+		}
+		y := 0.0
+		if r.Label == "injection" {
+			y = 1
+		}
+		xs, ys = append(xs, x), append(ys, y)
+	}
+	if len(xs) == 0 {
+		return errors.New("no deepset train rows")
+	}
+	w := make([]float64, nf)
+	w0 := make([]float64, nf)
+	for i, n := range names {
+		w0[i] = prior[n]
+		w[i] = w0[i]
+	}
+	b0 := prior["bias"]
+	b := b0
+	const lr = 0.5
+	n := float64(len(xs))
+	for it := 0; it < 20000; it++ {
+		gw := make([]float64, nf)
+		gb := 0.0
+		for i, x := range xs {
+			z := b
+			for j := range x {
+				z += w[j] * x[j]
+			}
+			e := 1/(1+math.Exp(-z)) - ys[i]
+			gb += e
+			for j := range x {
+				gw[j] += e * x[j]
+			}
+		}
+		b -= lr * (gb/n + lambda*(b-b0))
+		for j := range w {
+			w[j] -= lr * (gw[j]/n + lambda*(w[j]-w0[j]))
+		}
+	}
+	fmt.Fprintf(out, "// fitted on %d deepset train rows; L2 lambda=%.2f towards the prior\n", len(xs), lambda)
+	for i, nm := range names {
+		fmt.Fprintf(out, "%-28s prior %5.2f  fitted %6.3f\n", nm, w0[i], w[i])
+	}
+	fmt.Fprintf(out, "%-28s prior %5.2f  fitted %6.3f\n", "bias", b0, b)
+	return nil
+}
