@@ -1,0 +1,161 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/util"
+
+	"github.com/wardhq/ward/extproc/llm"
+)
+
+// The hand-built AST must be exactly the JSON document the docs describe:
+// compare it with the value OPA would build from encoding/json output.
+func TestInputASTMatchesJSON(t *testing.T) {
+	full := clinicalInput(600)
+	full.Stream = true
+	full.Tools = []Tool{{Name: "lookup", Description: "find a patient", Parameters: `{"type":"object"}`}}
+	full.ToolCalls = []ToolCall{{ID: "c1", Name: "lookup", Arguments: `{"mrn":"123"}`}}
+	full.Detectors.Injection = &Injection{Score: 0.75, Rules: []string{"ignore_previous"}}
+	full.Detectors.PHI.Findings[0].InInput = true
+	full.Detectors.PHI.Findings[1].MessageIndex = -1
+	full.Tokens.Budget = &Budget{Limit: 100, Spent: 99.5, Remaining: 0.5, Unit: "usd"}
+	full.Tokens.PromptEstimate = 1 << 40
+	full.Route = Route{Name: "azure", BAA: true, AllowedPHI: []string{"MRN"}}
+	full.Output = &Output{Text: "ok", Delta: "k", ToolCalls: []ToolCall{}, FinishReason: "stop", Usage: Usage{InputTokens: 10, OutputTokens: 700, Present: true}}
+
+	minimal := &Input{Version: 1, Phase: PhaseResponseChunk, Messages: []Message{}, Tools: []Tool{}, ToolCalls: []ToolCall{},
+		Detectors: Detectors{PHI: PHI{ByType: map[string]int{}, Findings: []Finding{}}}, Route: Route{AllowedPHI: []string{}}}
+
+	for name, in := range map[string]*Input{"full": full, "minimal": minimal} {
+		t.Run(name, func(t *testing.T) {
+			b, err := json.Marshal(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc any
+			if err := util.UnmarshalJSON(b, &doc); err != nil {
+				t.Fatal(err)
+			}
+			want, err := ast.InterfaceToValue(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := in.AST(); got.Compare(want) != 0 {
+				t.Errorf("AST differs from JSON:\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+func TestSetRequestResponse(t *testing.T) {
+	req := &llm.Request{
+		Endpoint: llm.EndpointMessages, Provider: llm.ProviderAnthropic, Model: "claude-sonnet-4-5", Stream: true,
+		EndUser: "u9", MaxOutputTokens: 1024,
+		Parts:     []llm.Part{{Role: llm.RoleSystem, Text: "sys", Message: -1}, {Role: llm.RoleUser, Text: "hi", Message: 0}},
+		Tools:     []llm.Tool{{Name: "t", Description: "d", Parameters: "{}"}},
+		ToolCalls: []llm.ToolCall{{ID: "1", Name: "t", Arguments: "{}"}},
+	}
+	var in Input
+	in.SetRequest(req)
+	if in.Provider != "anthropic" || in.Endpoint != "messages" || in.Model != "claude-sonnet-4-5" || !in.Stream ||
+		in.Identity.EndUser != "u9" || in.Tokens.MaxOutput != 1024 || len(in.Messages) != 2 || in.Messages[0].Index != -1 ||
+		in.Messages[1].Role != "user" || in.Tools[0].Name != "t" || in.ToolCalls[0].ID != "1" {
+		t.Errorf("SetRequest: %+v", in)
+	}
+	in.SetResponse(&llm.Response{Choices: []string{"answer", "second"}, FinishReason: "end_turn",
+		Usage: llm.Usage{InputTokens: 3, OutputTokens: 4, Present: true}})
+	if in.Output == nil || in.Output.Text != "answer" || in.Output.Usage.OutputTokens != 4 || in.Output.FinishReason != "end_turn" {
+		t.Errorf("SetResponse: %+v", in.Output)
+	}
+}
+
+// Reload under concurrent load: every decision succeeds and sees either the
+// old or the new policy, never an error or a half-loaded state.
+func TestReloadUnderLoad(t *testing.T) {
+	bs := &bundleServer{}
+	revs := []string{"r0", "r1", "r2", "r3", "r4", "r5"}
+	bodies := make([][]byte, len(revs))
+	for i, r := range revs {
+		bodies[i] = buildBundle(t, r, map[string]string{"ward/p.rego": allowPolicy(r)}, nil, "")
+	}
+	bs.set(bodies[0], `"r0"`)
+	srv := newServer(t, bs)
+	e := newEngine(t, Bundle(srv), Options{Timeout: time.Second})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var n, bad atomic.Int64
+	var maxLatency atomic.Int64
+	in := clinicalInput(1024)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				start := time.Now()
+				d, err := e.Decide(context.Background(), "", in)
+				if l := int64(time.Since(start)); l > maxLatency.Load() {
+					maxLatency.Store(l)
+				}
+				n.Add(1)
+				if err != nil || !d.Allow || d.Reason.Message != d.Revision {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	for i := 1; i < len(revs); i++ {
+		time.Sleep(10 * time.Millisecond)
+		bs.set(bodies[i], `"`+revs[i]+`"`)
+		if _, err := e.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(10 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	if bad.Load() != 0 {
+		t.Fatalf("%d of %d decisions failed or were inconsistent during reloads", bad.Load(), n.Load())
+	}
+	if e.Revision() != "r5" || n.Load() == 0 {
+		t.Fatalf("revision %s after %d decisions", e.Revision(), n.Load())
+	}
+	// Reload compiles off the hot path: no decision waits for it. The bound
+	// is loose because the machine is shared; it catches lock-step blocking.
+	if ml := time.Duration(maxLatency.Load()); ml > 250*time.Millisecond {
+		t.Errorf("a decision took %s during reloads", ml)
+	}
+	t.Logf("%d decisions across %d reloads, max latency %s", n.Load(), len(revs)-1, time.Duration(maxLatency.Load()))
+}
+
+func FuzzDecodeDecision(f *testing.F) {
+	for _, seed := range []string{
+		`{"allow": true}`,
+		`{"allow": false, "status": 403, "reason": {"code": "x", "message": "y"}}`,
+		`{"allow": true, "redact": [{"type": "NAME", "mode": "mask"}], "route": {"model": "m", "provider": "p"}, "headers": {"X-A": "b"}, "audit": "redacted", "tags": ["a"]}`,
+		`{"allow": "true"}`, `[]`, `null`, `{"allow": true, "status": 1e400}`, `{"allow": true, "tags": {"set": 1}}`,
+		`{"allow": false, "status": -1}`, `{"allow": true, "redact": [1]}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := ast.ValueFromReader(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		d, err := DecodeDecision(v)
+		if err == nil && !d.Allow && d.Status == 0 {
+			t.Errorf("denial without status: %+v", d)
+		}
+		if err == nil && d.Audit == "" {
+			t.Errorf("no audit level: %+v", d)
+		}
+	})
+}
