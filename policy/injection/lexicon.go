@@ -105,7 +105,7 @@ var lexicon = func() map[string]uint64 {
 		tutte tutti sve svi все`)
 	add(cEvery, `everything everthing evrything anything alles todo tout tutto sve всё все`)
 	add(cInstr, `instructions instruction directions directives directive rules guidelines orders commands
-		prompts programming constraints restrictions restriction guardrails requests
+		prompts programming constraints restrictions restriction guardrails requests command protocol directive
 		sentences limitations directions instructed
 		anweisungen anweisung instruktionen instruktion befehle vorgaben regeln richtlinien
 		instrucciones instrucción reglas órdenes indicaciones directrices
@@ -125,7 +125,7 @@ var lexicon = func() map[string]uint64 {
 	add(cFiller, `please now just ok okay and but then so also simply kindly instead well hey hi hello
 		bitte nun jetzt und aber dann einfach also por favor ahora y pero solo alors et mais maintenant`)
 	add(cReveal, `show print reveal repeat tell output display spell give list share leak dump disclose expose
-		recite
+		recite provide gimme describe
 		zeige zeig zeigen gib verrate nenne wiederhole schreibe
 		muestra muéstrame dime revela repite escribe
 		montre affiche révèle répète écris donne`)

@@ -14,6 +14,7 @@ const (
 	tokUpper                         // written in capitals (len >= 2) in the input
 	tokObfuscated                    // leetspeak, homoglyph, invisible char or joined spacing
 	tokJoined                        // built by joining a run of single spaced letters
+	tokCapital                       // Capitalised (first letter upper, not all caps)
 )
 
 // token is a word of the normalised text: buf[start:end].
@@ -96,14 +97,17 @@ func (n *normText) normalize(s string) {
 	clause := true  // next word starts a clause
 	inWord := false // currently inside a word
 	var cur token
-	var upper int     // capitals in the current word
-	var lower bool    // current word has a lower-case letter
-	var hidden []byte // ASCII smuggled in tag characters
+	var upper int       // capitals in the current word
+	var lower bool      // current word has a lower-case letter
+	var hidden []byte   // ASCII smuggled in tag characters
+	var firstUpper bool // current word starts with a capital
+	i0 := 0             // start of the current rune
 	begin := func() {
 		if inWord {
 			return
 		}
 		inWord, cur, upper, lower = true, token{start: int32(len(n.buf))}, 0, false
+		firstUpper = i0 < len(s) && s[i0] >= 'A' && s[i0] <= 'Z'
 		if clause {
 			cur.flags |= tokClauseStart
 		}
@@ -116,12 +120,16 @@ func (n *normText) normalize(s string) {
 		if upper >= 2 && !lower {
 			cur.flags |= tokUpper
 		}
+		if firstUpper && lower {
+			cur.flags |= tokCapital
+		}
 		cur.end = int32(len(n.buf))
 		n.finishWord(&cur)
 		n.toks = append(n.toks, cur)
 		inWord = false
 	}
 	for i := 0; i < len(s); {
+		i0 = i
 		c := s[i]
 		r, size := rune(c), 1
 		if c >= utf8.RuneSelf {

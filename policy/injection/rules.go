@@ -49,6 +49,7 @@ type step struct {
 	gap   int32
 	imp   bool
 	upper bool
+	bare  bool // not followed by a topic word: "instructions for …" is a task
 }
 
 type pattern struct {
@@ -69,12 +70,14 @@ var patterns = func() []pattern {
 		{f: fOverride, steps: []step{s(cIgnore, 0), s(cPrior|cAll|cYour, 4), s(cInstr|cTask|cContext|cPrompt, 4)}},
 		{f: fOverride, steps: []step{imp(cIgnore, 0), s(cPrior|cEvery, 3)}},
 		{f: fOverride, steps: []step{imp(cIgnore, 0), s(cInstr|cTask, 3)}},
-		{f: fOverride, steps: []step{s(cIgnore, 0), s(cEvery, 1), s(cPrior, 2)}},
+		{f: fOverride, steps: []step{s(cIgnore, 0), s(cEvery, 1)}},
 		{f: fOverride, steps: []step{s(cPrior|cAll, 0), s(cInstr|cContext|cTask, 3), s(cVoid, 8)}},
 		{f: fOverride, steps: []step{s(cChange, 0), s(cYour, 2), s(cInstr, 2)}},
 		{f: fOverride, steps: []step{s(cNeg, 0), s(cFollow, 1), s(cYour|cPrior|cAll, 3), s(cInstr, 3)}},
 		{f: fOverride, steps: []step{imp(cIgnore, 0), s(cYour, 1)}},
 		{f: fOverride, steps: []step{s(cIgnore, 0), s(cInstr, 3)}},
+		{f: fOverride, steps: []step{imp(cIgnore, 0), s(cAll, 1)}},
+		{f: fOverride, steps: []step{s(cIgnore, 0), s(cTold, 5)}},
 		{f: fOverride, steps: []step{s(cIgnoreWeak, 0), s(cPrior|cAll|cYour, 3), s(cInstr, 3)}},
 		{f: fOverride, steps: []step{s(cPrior|cAll, 0), s(cInstr|cContext|cTask, 2), s(cIgnore, 2)}},
 		{f: fOverride, steps: []step{s(cIgnore, 0), s(cAll|cPrior|cYour, 2), s(cLimits, 2)}},
@@ -105,8 +108,10 @@ var patterns = func() []pattern {
 		{f: fExfil, steps: []step{s(cReveal|cWhat, 0), s(cYour|cPrior, 4), s(cPrompt|cInstr, 3)}},
 		{f: fExfil, steps: []step{s(cReveal, 0), s(cPrompt, 5)}},
 		{f: fExfil, steps: []step{s(cWritten, 0), s(cPrior|cBeginning, 4)}},
+		{f: fExfil, steps: []step{s(cWhat, 0), s(cPrior, 6), s(cContext|cPrompt, 2)}},
 		{f: fExfil, steps: []step{s(cWhat, 0), s(cAre, 1), s(cYour, 1), s(cInstr|cPrompt, 2)}},
 		{f: fExfil, steps: []step{s(cRevealStrong, 0), s(cInstr|cPrompt, 3)}},
+		{f: fExfil, steps: []step{imp(cReveal|cOutput, 0), {mask: cInstr | cPrompt, gap: 3, bare: true}}},
 		{f: fExfil, steps: []step{s(cInstr|cPrompt, 0), s(cYou, 2), s(cTold, 3)}},
 		{f: fExfil, steps: []step{s(cInstr|cPrompt, 0), s(cTold, 2), s(cYou, 2)}},
 		{f: fExfil, steps: []step{s(cWhat, 0), s(cInstr|cPrompt, 2), s(cYou|cTold, 3)}},
@@ -119,9 +124,10 @@ var patterns = func() []pattern {
 		{f: fForcedOutput, steps: []step{s(cOutput|cSay, 0), s(cJust, 1)}},
 		{f: fForcedOutput, steps: []step{imp(cState, 0), s(cThat, 1)}},
 		{f: fForcedOutput, steps: []step{s(cTell|cSay, 0), s(cMe, 1), s(cThat, 1), s(cYou, 1)}},
+		{f: fForcedOutput, steps: []step{s(cTell|cSay, 0), s(cThat, 0), s(cYou, 0)}},
 		{f: fForcedOutput, steps: []step{imp(cRevealStrong, 0), s(cEvery, 2)}},
 		// context_switch
-		{f: fContextSwitch, steps: []step{s(cPraise, 0), imp(cNow, 12), s(cOutput|cReveal|cSay|cIgnore|cTask|cInstr|cNew, 4)}},
+		{f: fContextSwitch, steps: []step{s(cPraise, 0), s(cNow|cEnough, 12), s(cOutput|cReveal|cSay|cIgnore|cTask|cInstr|cNew, 10)}},
 		{f: fContextSwitch, steps: []step{s(cEnough, 0), imp(cNow, 8)}},
 		{f: fContextSwitch, steps: []step{imp(cStop, 0), imp(cReveal|cOutput|cSay|cIgnore, 4)}},
 		{f: fContextSwitch, steps: []step{s(cStop, 0), s(cStop, 2)}},
@@ -194,7 +200,7 @@ func match(n *normText, last []int32) hits {
 			if t.mask&cCapsCmd != 0 {
 				capsCmd++
 			}
-			if capsRun >= 3 && capsCmd >= 2 && lower >= 3 {
+			if capsRun >= 3 && capsCmd >= 1 && lower >= 3 {
 				h.set(fEmbeddedCmd)
 			}
 		} else {
@@ -203,6 +209,12 @@ func match(n *normText, last []int32) hits {
 		m := t.mask
 		if m == 0 {
 			continue
+		}
+		// "You are Volkswagen.", "Du bist Zeit Online": an identity given
+		// to the model at the start of a clause.
+		if m&cAre != 0 && i > 0 && i+1 < len(toks) && toks[i-1].mask&cYou != 0 &&
+			toks[i-1].flags&tokImperative != 0 && toks[i+1].flags&tokCapital != 0 {
+			h.set(fRoleplay)
 		}
 		// An imperative "say"/"print"/"output" followed by a quote or colon.
 		if m&(cSay|cOutput|cRevealStrong) != 0 && t.flags&tokImperative != 0 && quoteNext(n.buf[t.end:]) {
@@ -220,7 +232,8 @@ func match(n *normText, last []int32) hits {
 			}
 			for k := len(p.steps) - 1; k >= 0; k-- {
 				st := &p.steps[k]
-				if m&st.mask == 0 || st.imp && t.flags&tokImperative == 0 || st.upper && t.flags&tokUpper == 0 {
+				if m&st.mask == 0 || st.imp && t.flags&tokImperative == 0 || st.upper && t.flags&tokUpper == 0 ||
+					st.bare && topicNext(n.buf[t.end:]) {
 					continue
 				}
 				if k > 0 {
@@ -259,4 +272,22 @@ func quoteNext(b []byte) bool {
 		return false
 	}
 	return false
+}
+
+// topicFollowers introduce what an instruction is about ("instructions for
+// baking"), which makes it an ordinary request rather than a probe.
+var topicFollowers = map[string]bool{"for": true, "on": true, "to": true, "how": true, "about": true,
+	"of": true, "in": true, "regarding": true, "that": true, "a": true, "an": true, "the": true,
+	"user": true, "users": true, "zum": true, "zur": true, "para": true, "pour": true, "sur": true}
+
+func topicNext(b []byte) bool {
+	i := 0
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
+	j := i
+	for j < len(b) && j-i < 12 && isASCIILetter(b[j]) {
+		j++
+	}
+	return j > i && topicFollowers[string(b[i:j])]
 }

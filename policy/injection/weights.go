@@ -5,24 +5,24 @@ package injection
 // on deepset's train split only (see docs/injection.md); indirect-injection
 // weights are set by hand (no public labelled data here).
 var weights = [numFeatures]float64{
-	fOverride:      4.404,
-	fInstrRef:      3.178,
-	fPersona:       3.395,
-	fRoleplay:      2.519,
-	fExfil:         3.003,
+	fOverride:      4.419,
+	fInstrRef:      3.125,
+	fPersona:       3.350,
+	fRoleplay:      2.550,
+	fExfil:         3.043,
 	fSecret:        2.000,
-	fDelimiter:     3.038,
+	fDelimiter:     3.040,
 	fEncoded:       3.000,
-	fObfuscation:   1.684,
-	fForcedOutput:  1.861,
-	fContextSwitch: 2.512,
-	fContextIgnore: 2.319,
-	fEmbeddedCmd:   3.142,
+	fObfuscation:   1.691,
+	fForcedOutput:  1.875,
+	fContextSwitch: 2.655,
+	fContextIgnore: 2.333,
+	fEmbeddedCmd:   3.183,
 	fIndirect:      3.000,
 }
 
 const (
-	bias         = -1.687
-	multiWeight  = 1.040
+	bias         = -1.773
+	multiWeight  = 1.047
 	indirectBias = 0.0
 )
