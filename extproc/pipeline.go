@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
@@ -84,14 +85,24 @@ type Pipeline struct {
 	Metrics   *Metrics
 	Log       *slog.Logger
 	Now       func() time.Time
+
+	once sync.Once
 }
 
 // NewProcessor is the ProcessorFactory.
 func (p *Pipeline) NewProcessor(ctx context.Context) Processor {
-	now := time.Now
-	if p.Now != nil {
-		now = p.Now
-	}
+	p.once.Do(func() {
+		if p.Log == nil {
+			p.Log = slog.New(slog.DiscardHandler)
+		}
+		if p.Metrics == nil {
+			p.Metrics = NewMetrics(nil)
+		}
+		if p.Now == nil {
+			p.Now = time.Now
+		}
+	})
+	now := p.Now
 	ix := &Interaction{StreamStart: now()}
 	if id, err := uuid.NewV7(); err == nil {
 		ix.EventID = id.String()
