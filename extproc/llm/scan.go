@@ -229,20 +229,18 @@ func (s *scanner) skipString() (end int, simple bool) {
 	b := s.b
 	i := s.i + 1
 	// Fast path: printable ASCII without escapes.
-	for i < len(b) {
-		c := b[i]
-		if c == '"' {
-			s.i = i + 1
-			return s.i, true
-		}
-		if c == '\\' || c < 0x20 || c >= 0x80 {
-			break
-		}
+	for i < len(b) && plain[b[i]] {
 		i++
+	}
+	if i < len(b) && b[i] == '"' {
+		s.i = i + 1
+		return s.i, true
 	}
 	for i < len(b) {
 		c := b[i]
 		switch {
+		case plain[c]:
+			i++
 		case c == '"':
 			s.i = i + 1
 			return s.i, false
@@ -285,6 +283,14 @@ func (s *scanner) skipString() (end int, simple bool) {
 	return 0, false
 }
 
+// plain marks bytes that stand for themselves inside a JSON string.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 func isHex4(b []byte) bool {
 	for _, c := range b {
 		if hexVal(c) < 0 {
@@ -312,6 +318,15 @@ func hexVal(c byte) int {
 func (s *scanner) appendUnescaped(dst []byte, start, end int) []byte {
 	b := s.b[start+1 : end-1]
 	for i := 0; i < len(b); {
+		// Copy runs of plain ASCII in bulk.
+		j := i
+		for j < len(b) && plain[b[j]] {
+			j++
+		}
+		dst = append(dst, b[i:j]...)
+		if i = j; i >= len(b) {
+			break
+		}
 		c := b[i]
 		if c == '\\' {
 			switch b[i+1] {
@@ -382,7 +397,8 @@ func (s *scanner) str() (text string, start, end int) {
 	if simple {
 		return string(s.b[start+1 : end-1]), start, end
 	}
-	return string(s.appendUnescaped(nil, start, end)), start, end
+	s.scratch = s.appendUnescaped(s.scratch[:0], start, end)
+	return string(s.scratch), start, end
 }
 
 // strOrNull is str that accepts null (ok=false).

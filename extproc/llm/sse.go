@@ -55,6 +55,9 @@ type SSEDecoder struct {
 	buf      []byte
 	start    int // first byte of the pending event
 	scan     int // first byte of the first line not yet seen complete
+	// searched is where the next search for a line end resumes (>= scan),
+	// so an event trickling in byte by byte is scanned once, not O(n²).
+	searched int
 	max      int
 	err      error
 	eof      bool
@@ -80,6 +83,7 @@ func (d *SSEDecoder) Feed(p []byte) {
 		n := copy(d.buf, d.buf[d.start:])
 		d.buf = d.buf[:n]
 		d.scan -= d.start
+		d.searched -= d.start
 		d.consumed += int64(d.start)
 		d.start = 0
 	}
@@ -111,11 +115,12 @@ func (d *SSEDecoder) Next() (ev SSEEvent, ok bool, err error) {
 		}
 		d.bomDone = true
 		if bytes.HasPrefix(buf, []byte("\xEF\xBB\xBF")) {
-			d.scan, d.bodyOff = 3, 3
+			d.scan, d.searched, d.bodyOff = 3, 3, 3
 		}
 	}
 	for {
-		seg := buf[d.scan:]
+		from := max(d.scan, d.searched)
+		seg := buf[from:]
 		n := bytes.IndexByte(seg, '\n')
 		var cr int
 		if n < 0 {
@@ -127,16 +132,18 @@ func (d *SSEDecoder) Next() (ev SSEEvent, ok bool, err error) {
 			n = cr
 		}
 		if n < 0 {
+			d.searched = len(buf)
 			if d.eof && d.start < len(buf) {
 				return d.emit(len(buf), true)
 			}
 			return SSEEvent{}, false, d.checkSize(len(buf))
 		}
-		lineEnd := d.scan + n
+		lineEnd := from + n
 		next := lineEnd + 1
 		if buf[lineEnd] == '\r' {
 			if next == len(buf) && !d.eof {
 				// CR at the end of input may be the first half of CRLF.
+				d.searched = lineEnd
 				return SSEEvent{}, false, d.checkSize(len(buf))
 			}
 			if next < len(buf) && buf[next] == '\n' {
@@ -144,7 +151,7 @@ func (d *SSEDecoder) Next() (ev SSEEvent, ok bool, err error) {
 			}
 		}
 		blank := lineEnd == d.scan
-		d.scan = next
+		d.scan, d.searched = next, next
 		if err := d.checkSize(next); err != nil {
 			return SSEEvent{}, false, err
 		}
@@ -168,7 +175,7 @@ func (d *SSEDecoder) emit(end int, incomplete bool) (SSEEvent, bool, error) {
 	ev := SSEEvent{Raw: raw, Incomplete: incomplete, dataStart: -1}
 	d.parseFields(&ev, d.bodyOff)
 	d.bodyOff = 0
-	d.start, d.scan = end, end
+	d.start, d.scan, d.searched = end, end, end
 	return ev, true, nil
 }
 

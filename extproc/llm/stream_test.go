@@ -211,7 +211,7 @@ func TestStreamAssembler(t *testing.T) {
 			want: Response{ID: "msg_1", Model: "claude-sonnet-4-5", Choices: []string{"Hello John 😀"},
 				ToolCalls:    []ToolCall{{ID: "toolu_1", Name: "get_vitals", Arguments: `{"patient": "John"}`}},
 				FinishReason: "tool_use", Usage: Usage{InputTokens: 25, OutputTokens: 15, CachedTokens: 10, CacheWriteTokens: 4, Present: true}},
-			deltas: []string{"2|0|-1|", "2|0|-1|Look up John.", "0|1|-1|", "0|1|-1|Hello ", "0|1|-1|John 😀", `1|2|-1|{"patient": `, `1|2|-1|"John"}`},
+			deltas:  []string{"2|0|-1|", "2|0|-1|Look up John.", "0|1|-1|", "0|1|-1|Hello ", "0|1|-1|John 😀", `1|2|-1|{"patient": `, `1|2|-1|"John"}`},
 			unknown: 1,
 		},
 	}
