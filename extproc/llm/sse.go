@@ -52,9 +52,9 @@ type SSEEvent struct {
 // fields, multi-line data); call Next until it reports no event, then Feed
 // more. It is not safe for concurrent use.
 type SSEDecoder struct {
-	buf      []byte
-	start    int // first byte of the pending event
-	scan     int // first byte of the first line not yet seen complete
+	buf   []byte
+	start int // first byte of the pending event
+	scan  int // first byte of the first line not yet seen complete
 	// searched is where the next search for a line end resumes (>= scan),
 	// so an event trickling in byte by byte is scanned once, not O(n²).
 	searched int
