@@ -95,6 +95,9 @@ func (st *state) ctxAt(pos int) (all, nearest ctx) {
 			buf[n] = lower(s[k])
 			n++
 		}
+		if wordFlags[wordHash(buf[:n])]&wfCtx == 0 {
+			continue
+		}
 		if c, ok := ctxWords[string(buf[:n])]; ok {
 			all |= c
 			if nearest == 0 && c&idKinds != 0 {

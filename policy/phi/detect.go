@@ -1,5 +1,7 @@
 package phi
 
+import "math"
+
 // The detection pass: one left-to-right walk over the normalised view that
 // dispatches on token shape (digits, letters, mixed, and a few punctuation
 // triggers). Detectors append candidates; Scanner.scanSegment resolves
@@ -27,9 +29,8 @@ type state struct {
 }
 
 func (st *state) add(t Type, s, e int, score float64) {
-	if score > 1 {
-		score = 1
-	}
+	// Two decimals keep scores stable in JSON (0.85+0.1 prints as 0.95).
+	score = math.Round(min(score, 1)*100) / 100
 	st.cands = append(st.cands, cand{t: t, start: s, end: e, score: score})
 }
 

@@ -115,6 +115,9 @@ func is(lens [maxGroups]int8, n int, want ...int8) bool {
 // window classifies one candidate number s[start:end] with digits d.
 func (st *state) window(g []grp, d []byte, start, end int) {
 	L := len(d)
+	if L < 4 {
+		return
+	}
 	ng := len(g)
 	lens, uniform, _ := shape(g)
 	plain := ng == 1
@@ -197,7 +200,7 @@ func (st *state) window(g []grp, d []byte, start, end int) {
 		st.add(phoneType, start, end, 0.7)
 	}
 	// National numbers with a trunk 0 (090-1234-5678, 09-7625400).
-	if d[0] == '0' && d[1] != '0' && ng >= 2 && L >= 9 && L <= 11 && g[0].e-g[0].s <= 4 && !is(lens, ng, 3, 2, 4) {
+	if L >= 9 && L <= 11 && d[0] == '0' && d[1] != '0' && ng >= 2 && g[0].e-g[0].s <= 4 && !is(lens, ng, 3, 2, 4) {
 		st.add(phoneType, start, end, 0.6)
 	}
 	if L >= 12 && L <= 19 && luhn(d) && cardIIN(d) && !allSame(d) {
@@ -396,10 +399,35 @@ func (st *state) age(i, j int) {
 
 // ---- dates ----
 
-var monthNames = map[string]int{
-	"jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4, "may": 5,
-	"jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8, "sep": 9, "sept": 9, "september": 9,
-	"oct": 10, "october": 10, "nov": 11, "november": 11, "dec": 12, "december": 12,
+// monthNum returns 1-12 for a lower-case English month name or abbreviation.
+func monthNum(w []byte) int {
+	switch string(w) {
+	case "jan", "january":
+		return 1
+	case "feb", "february":
+		return 2
+	case "mar", "march":
+		return 3
+	case "apr", "april":
+		return 4
+	case "may":
+		return 5
+	case "jun", "june":
+		return 6
+	case "jul", "july":
+		return 7
+	case "aug", "august":
+		return 8
+	case "sep", "sept", "september":
+		return 9
+	case "oct", "october":
+		return 10
+	case "nov", "november":
+		return 11
+	case "dec", "december":
+		return 12
+	}
+	return 0
 }
 
 // monthAt returns the end of a month name at i, or -1.
@@ -415,7 +443,7 @@ func monthAt(s string, i int) int {
 	for k := i; k < j; k++ {
 		b[k-i] = lower(s[k])
 	}
-	if _, ok := monthNames[string(b[:j-i])]; !ok {
+	if monthNum(b[:j-i]) == 0 {
 		return -1
 	}
 	// "may" is a month only when capitalised.

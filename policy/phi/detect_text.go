@@ -52,6 +52,10 @@ func (st *state) word(i, j int) int {
 	if !ok {
 		return j
 	}
+	flags := wordFlags[wordHash(lw)]
+	if flags&wfCue == 0 && (flags&wfFirst == 0 || !isUpper(s[i])) && (j+1 >= n || s[j] != '.') {
+		return j
+	}
 	if j+2 < n && s[j] == ':' && s[j+1] == '/' && s[j+2] == '/' {
 		switch string(lw) {
 		case "http", "https", "ftp", "sftp":
@@ -66,8 +70,8 @@ func (st *state) word(i, j int) int {
 			return e
 		}
 	}
-	if j-i >= 3 && j-i <= 9 {
-		if _, ok := monthNames[string(lw)]; ok {
+	if flags&wfCue != 0 && j-i >= 3 && j-i <= 9 {
+		if monthNum(lw) > 0 {
 			if e := st.monthDate(i); e > 0 {
 				return e
 			}
@@ -202,7 +206,7 @@ func (st *state) names(i, j int, lw []byte) int {
 	}
 	if cue >= 0 {
 		if e, words, _ := nameSeq(s, cue, 3); words > 0 && e > cue {
-			if surnames[lowerKey(s, cue, e)] || firstNames[lowerKey(s, cue, nameWordEnd(s, cue))] {
+			if inSet(surnames, s, lastWordStart(s, cue, e), e) || inSet(firstNames, s, cue, nameWordEnd(s, cue)) {
 				score += 0.1
 			}
 			st.add(NAME, cue, e, score)
@@ -220,7 +224,7 @@ func (st *state) names(i, j int, lw []byte) int {
 	switch {
 	case words >= 2:
 		sc := 0.75
-		if surnames[lowerKey(s, last, e)] {
+		if inSet(surnames, s, last, e) {
 			sc = 0.85
 		}
 		st.add(NAME, i, e, sc)
@@ -230,27 +234,23 @@ func (st *state) names(i, j int, lw []byte) int {
 	return e
 }
 
-// lowerKey returns s[a:b] lowercased for a map lookup; long or non-ASCII
-// words return "" (never in the lists).
-func lowerKey(s string, a, b int) string {
-	if a < 0 || b <= a || b-a > 24 {
-		return ""
+// inSet reports whether s[a:b], lowercased, is in m, without allocating.
+func inSet(m map[string]bool, s string, a, b int) bool {
+	var buf [24]byte
+	if a < 0 || b <= a || b-a > len(buf) {
+		return false
 	}
-	for k := a; k < b; k++ {
-		if s[k] >= utf8.RuneSelf || isUpper(s[k]) {
-			return lowerSlow(s[a:b])
-		}
-	}
-	return s[a:b]
+	lw, _ := lowerWord(buf[:], s[a:b])
+	return m[string(lw)]
 }
 
-func lowerSlow(w string) string {
-	for k := 0; k < len(w); k++ {
-		if w[k] >= utf8.RuneSelf {
-			return ""
+func lastWordStart(s string, a, e int) int {
+	for k := e - 1; k > a; k-- {
+		if s[k-1] == ' ' {
+			return k
 		}
 	}
-	return strings.ToLower(w)
+	return a
 }
 
 // ---- addresses ----
@@ -367,11 +367,14 @@ func (st *state) mixed(i, j, nd int) int {
 	if L == 4 && j+9 <= n && s[j] == '-' && s[j+4] == '-' {
 		k := copy(buf[:], s[i:j])
 		ok := true
-		for _, c := range []byte(s[j+1:j+4] + s[j+5:j+9]) {
-			if !isAlnum(c) {
+		for q := j + 1; q < j+9; q++ {
+			if q == j+4 {
+				continue
+			}
+			if !isAlnum(s[q]) {
 				ok = false
 			}
-			buf[k] = c
+			buf[k] = s[q]
 			k++
 		}
 		if ok && validMBI(buf[:11]) && endOK(s, j+9) {

@@ -1,6 +1,7 @@
 package phi
 
 import (
+	"sync"
 	"unicode"
 	"unicode/utf8"
 	"unsafe"
@@ -43,6 +44,35 @@ func invisible(r rune) bool {
 	}
 	return (r >= 0x200B && r <= 0x200F) || (r >= 0x202A && r <= 0x202E) ||
 		(r >= 0x2060 && r <= 0x206F) || (r >= 0xFE00 && r <= 0xFE0F) || (r >= 0xE0000 && r <= 0xE007F)
+}
+
+// stableBMP has a bit set for each BMP rune that NFKC maps to itself, so
+// the common non-ASCII letters skip x/text/norm (which allocates). Built on
+// first use (about 64K normalisations, once per process).
+const stableLimit = 0x3000
+
+var (
+	stableOnce sync.Once
+	stableBMP  [stableLimit / 64]uint64
+)
+
+func nfkcStable(r rune) bool {
+	switch {
+	case r >= 0x4E00 && r <= 0x9FFF, r >= 0xAC00 && r <= 0xD7A3, r >= 0x3041 && r <= 0x3096, r >= 0x30A1 && r <= 0x30FA:
+		return true // CJK ideographs, Hangul syllables, kana: NFKC-stable
+	case r >= stableLimit:
+		return false
+	}
+	stableOnce.Do(func() {
+		var b [4]byte
+		for c := rune(0x80); c < stableLimit; c++ {
+			n := utf8.EncodeRune(b[:], c)
+			if norm.NFKC.IsNormal(b[:n]) {
+				stableBMP[c/64] |= 1 << (c % 64)
+			}
+		}
+	})
+	return stableBMP[r/64]&(1<<(r%64)) != 0
 }
 
 func isASCII(s string) bool {
@@ -95,6 +125,10 @@ func (v *view) build(text string) {
 			v.buf = append(v.buf, '-')
 		case r == 0xA0 || (r >= 0x2000 && r <= 0x200A) || r == 0x202F || r == 0x205F || r == 0x3000:
 			v.buf = append(v.buf, ' ')
+		case r >= 0xFF01 && r <= 0xFF5E: // fullwidth ASCII, the common case
+			v.buf = append(v.buf, byte(r-0xFEE0))
+		case r < 0x10000 && !unicode.IsDigit(r) && nfkcStable(r):
+			v.buf = append(v.buf, text[i:i+n]...)
 		default:
 			k := copy(tmp[:], text[i:i+n])
 			out := norm.NFKC.Append(v.buf, tmp[:k]...)

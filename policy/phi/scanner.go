@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"unicode/utf8"
 )
@@ -164,10 +165,8 @@ func segmentEnd(text string, p, max int) int {
 func segmentCut(text string, p, max int, final bool) (int, bool) {
 	limit := p + max
 	window := text[p:min(limit, len(text))]
-	for i := 0; i+1 < len(window); i++ {
-		if window[i] == '\n' && window[i+1] == '\n' {
-			return p + i + 2, true
-		}
+	if i := strings.Index(window, "\n\n"); i >= 0 {
+		return p + i + 2, true
 	}
 	if limit >= len(text) {
 		return len(text), final
@@ -191,7 +190,7 @@ func segmentCut(text string, p, max int, final bool) (int, bool) {
 		}
 		if r > rank {
 			best, rank = i, r
-			if r == 4 {
+			if r >= 3 {
 				break
 			}
 		}

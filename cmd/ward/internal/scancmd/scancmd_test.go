@@ -1,0 +1,95 @@
+package scancmd
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := Run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestScan(t *testing.T) {
+	tests := []struct {
+		name, stdin string
+		args        []string
+		want        string
+	}{
+		{"plain", "Né le 03/14/1931, SSN 078-05-1123", nil,
+			`{"id":"-","findings":[{"type":"DATE","start":6,"end":16,"score":0.85},{"type":"SSN","start":22,"end":33,"score":0.95}]}` + "\n"},
+		{"jsonl", `{"id":"a","text":"call (415) 555-0132"}` + "\n\n" + `{"id":"b","text":"nothing here"}`, []string{"--jsonl"},
+			`{"id":"a","findings":[{"type":"PHONE","start":5,"end":19,"score":0.75}]}` + "\n" + `{"id":"b","findings":[]}` + "\n"},
+		{"redact plain", "SSN 078-05-1123 ok", []string{"--redact", "partial"}, "SSN ***-**-1123 ok"},
+		{"redact jsonl", `{"id":"x","text":"mail a@b.com"}`, []string{"--jsonl", "--redact", "mask"}, `{"id":"x","text":"mail [EMAIL]"}` + "\n"},
+		{"types", "mail a@b.com SSN 078-05-1123", []string{"--types", "email"},
+			`{"id":"-","findings":[{"type":"EMAIL","start":5,"end":12,"score":0.95}]}` + "\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, stderr, err := run(t, tc.stdin, tc.args...)
+			if err != nil {
+				t.Fatalf("err %v, stderr %s", err, stderr)
+			}
+			if got != tc.want {
+				t.Fatalf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPseudonym(t *testing.T) {
+	if _, _, err := run(t, "x", "--redact", "pseudonym", "--key-env", "WARD_TEST_NO_SUCH_KEY"); err == nil {
+		t.Fatal("want error without key")
+	}
+	t.Setenv("WARD_TEST_KEY", "0123456789abcdef0123")
+	a, _, err := run(t, "SSN 078-05-1123", "--redact", "pseudonym", "--key-env", "WARD_TEST_KEY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, _ := run(t, "SSN 078 05 1123", "--redact", "pseudonym", "--key-env", "WARD_TEST_KEY")
+	if !strings.HasPrefix(a, "SSN [SSN:") || a != b {
+		t.Fatalf("pseudonyms %q %q", a, b)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	out, stderr, err := run(t, "{not json}\n"+`{"id":"ok","text":"a@b.com"}`+"\n"+`{"id":"nt"}`, "--jsonl")
+	if err == nil || !strings.Contains(err.Error(), "2 invalid") || !strings.Contains(stderr, "-:1:") || !strings.Contains(stderr, "-:3:") {
+		t.Fatalf("err %v stderr %q", err, stderr)
+	}
+	if !strings.Contains(out, `"id":"ok"`) {
+		t.Fatalf("valid line not processed: %q", out)
+	}
+	if _, _, err := run(t, "", "--redact", "blur", "--types", "FOO", "--min-score", "3"); err == nil ||
+		!strings.Contains(err.Error(), "blur") || !strings.Contains(err.Error(), "FOO") || !strings.Contains(err.Error(), "min_score") {
+		t.Fatalf("want all config errors joined, got %v", err)
+	}
+	if _, _, err := run(t, "", filepath.Join(t.TempDir(), "missing.txt")); err == nil || !os.IsNotExist(unwrapAll(err)) {
+		t.Fatalf("want not-exist error, got %v", err)
+	}
+	if out, _, err := run(t, "\xff\xfe\x00 binary"); err != nil || !strings.Contains(out, `"findings":[]`) {
+		t.Fatalf("binary input: %q %v", out, err)
+	}
+}
+
+func unwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() []error })
+		if ok && len(u.Unwrap()) > 0 {
+			err = u.Unwrap()[0]
+			continue
+		}
+		w, ok := err.(interface{ Unwrap() error })
+		if !ok || w.Unwrap() == nil {
+			return err
+		}
+		err = w.Unwrap()
+	}
+}
