@@ -47,9 +47,19 @@ func Decode(s string, maxBytes int) []Payload {
 // decoded bytes still allowed and is decremented.
 func decodeEach(s string, budget *int, fn func(Payload)) {
 	for i := 0; i < len(s) && *budget > 0; {
-		if charClass[s[i]]&clB64 == 0 {
-			i++
+		// A run of >= minEncodedRun bytes starting in [i, i+minEncodedRun)
+		// covers byte i+minEncodedRun-1: if that byte cannot be part of a
+		// run, skip the whole window (most ordinary text is skipped here).
+		if k := i + minEncodedRun - 1; k >= len(s) {
+			break
+		} else if charClass[s[k]]&clB64 == 0 {
+			i = k + 1
 			continue
+		} else {
+			for k > i && charClass[s[k-1]]&clB64 != 0 {
+				k--
+			}
+			i = k
 		}
 		j, allHex, letters, digits := i, true, 0, 0
 		for j < len(s) && charClass[s[j]]&clB64 != 0 {
@@ -138,7 +148,7 @@ func readable(b []byte) bool {
 	if len(b) < 8 || !utf8.Valid(b) {
 		return false
 	}
-	good, letters, n := 0, 0, 0
+	good, letters, alnum, n := 0, 0, 0, 0
 	for _, r := range string(b) {
 		n++
 		switch {
@@ -148,13 +158,17 @@ func readable(b []byte) bool {
 			good++
 			if isASCIILetter(byte(r)) {
 				letters++
+				alnum++
+			} else if r >= '0' && r <= '9' || r == '+' || r == '/' || r == '=' {
+				alnum++
 			}
 		case r >= 0xa0:
 			good++
 			letters++
 		}
 	}
-	return good*100 >= n*90 && letters*2 >= n
+	// Mostly letters (text) or letters and digits (another encoding layer).
+	return good*100 >= n*90 && (letters*2 >= n || alnum*10 >= n*9)
 }
 
 // rot13 maps ASCII letters 13 places on, in place.
@@ -169,15 +183,18 @@ func rot13(b []byte) {
 	}
 }
 
-// rot13Keywords are words whose rot13 form in a text suggests a rot13
-// payload ("vtaber cerivbhf vafgehpgvbaf").
-var rot13Keywords = func() map[string]bool {
-	m := map[string]bool{}
-	for _, w := range []string{"ignore", "previous", "instructions", "prompt", "password", "system",
-		"reveal", "secret", "forget", "disregard", "rules", "above", "everything"} {
-		b := []byte(w)
+// rot13Keywords are attack words; two or more words that become one of
+// them once rotated suggest a rot13 payload ("vtaber cerivbhf vafgehpgvbaf").
+var rot13Keywords = map[string]bool{"ignore": true, "previous": true, "instructions": true, "prompt": true,
+	"password": true, "system": true, "reveal": true, "secret": true, "forget": true, "disregard": true,
+	"rules": true, "above": true, "everything": true}
+
+// rot13First marks bytes that rotate to the first letter of a keyword.
+var rot13First = func() (t [256]bool) {
+	for k := range rot13Keywords {
+		b := []byte{k[0]}
 		rot13(b)
-		m[string(b)] = true
+		t[b[0]] = true
 	}
-	return m
+	return t
 }()

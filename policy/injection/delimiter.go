@@ -36,6 +36,15 @@ func delimiters(b []byte) bool {
 	chatRoles := 0
 	lineStart := true
 	for i := 0; i < len(b); i++ {
+		if !lineStart {
+			// Skip to the next byte that can start a marker.
+			for i < len(b) && !delimStart[b[i]] {
+				i++
+			}
+			if i == len(b) {
+				break
+			}
+		}
 		c := b[i]
 		if lineStart && c != ' ' {
 			lineStart = false
@@ -108,3 +117,10 @@ func jsonRole(b []byte) bool {
 	b = b[i:]
 	return bytes.HasPrefix(b, []byte("system")) || bytes.HasPrefix(b, []byte("developer"))
 }
+
+var delimStart = func() (t [256]bool) {
+	for _, c := range []byte("\n<[#\"'\\") {
+		t[c] = true
+	}
+	return t
+}()

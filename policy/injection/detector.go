@@ -52,7 +52,8 @@ type Detector struct {
 
 type scratch struct {
 	n    normText
-	last []int32
+	last []int32 // per pattern step: word index of the last partial match
+	seen []int32 // per pattern: last word index that visited it
 }
 
 // New returns a Detector with opts (zero fields take defaults).
@@ -73,7 +74,9 @@ func New(opts Options) *Detector {
 		opts.MaxDecodeBytes = 64 << 10
 	}
 	d := &Detector{opts: opts}
-	d.pool.New = func() any { return &scratch{last: make([]int32, stepCount)} }
+	d.pool.New = func() any {
+		return &scratch{last: make([]int32, stepCount), seen: make([]int32, len(patterns))}
+	}
 	return d
 }
 
@@ -112,7 +115,7 @@ func (d *Detector) hits(text string, role Source) hits {
 func (d *Detector) scan(sc *scratch, text string, depth int, budget *int) hits {
 	n := &sc.n
 	n.normalize(text)
-	h := match(n, sc.last)
+	h := match(n, sc.last, sc.seen)
 	if delimiters(n.buf) {
 		h.set(fDelimiter)
 	}
@@ -123,7 +126,8 @@ func (d *Detector) scan(sc *scratch, text string, depth int, budget *int) hits {
 	rotHits := 0
 	var w [16]byte
 	for _, t := range n.toks {
-		if l := t.end - t.start; l >= 5 && l <= 12 {
+		// Cheap filter: the rotated first letter must start a keyword.
+		if l := t.end - t.start; l >= 5 && l <= 12 && rot13First[n.buf[t.start]] {
 			b := w[:copy(w[:], n.buf[t.start:t.end])]
 			rot13(b)
 			if rot13Keywords[string(b)] {

@@ -53,7 +53,6 @@ const (
 	cThat                            // that, dass, que
 	cTell                            // tell, sag, dime
 	cState                           // state, claim, declare, behaupte
-	cDet                             // the, a, an, ein, eine, der, die, das, el, la, un, une
 	cChange                          // change, update, replace, modify, ändere
 	cVoid                            // irrelevant, void, obsolete, invalid, cancelled, ungültig
 	cFrom                            // from, ab, von, a partir
@@ -169,7 +168,6 @@ var lexicon = func() map[string]uint64 {
 	add(cThat, `that dass que`)
 	add(cTell, `tell sag sage dime dis`)
 	add(cState, `state claim declare behaupte`)
-	add(cDet, `the a an ein eine einen der die das el la un una une le les`)
 	add(cChange, `change update replace modify ändere ändern cambia modifie`)
 	add(cVoid, `irrelevant void obsolete invalid cancelled canceled null ungültig nichtig irrelevante nulas`)
 	add(cFrom, `from ab von`)
@@ -190,12 +188,28 @@ var lexicon = func() map[string]uint64 {
 	return m
 }()
 
+// lexFilter is a 4096-bit Bloom-style filter over (length, first, last
+// byte) of the lexicon keys: most ordinary words skip the map lookup.
+var lexFilter = func() (f [64]uint64) {
+	for k := range lexicon {
+		h := lexKey([]byte(k))
+		f[h>>6] |= 1 << (h & 63)
+	}
+	return f
+}()
+
+func lexKey(w []byte) uint32 {
+	return (uint32(len(w))*31*31 + uint32(w[0])*31 + uint32(w[len(w)-1])) & 4095
+}
+
 func lookup(w []byte) uint64 {
 	if len(w) == 0 || len(w) > 24 {
 		return 0
 	}
-	if m, ok := lexicon[string(w)]; ok {
-		return m
+	if h := lexKey(w); lexFilter[h>>6]&(1<<(h&63)) != 0 {
+		if m, ok := lexicon[string(w)]; ok {
+			return m
+		}
 	}
 	return fuzzy(w)
 }
@@ -204,25 +218,31 @@ func lookup(w []byte) uint64 {
 // matched by edit distance; only words with the right first letter and
 // length reach the distance computation.
 func fuzzy(w []byte) uint64 {
-	switch {
-	case w[0] == 'i' && len(w) >= 9 && len(w) <= 14:
-		if within(w, "instructions", 2) || within(w, "instruction", 2) {
+	if len(w) < 5 || len(w) > 14 {
+		return 0
+	}
+	// Cheap filters on the second and last letters (typos rarely hit both).
+	c1, cl := w[1], w[len(w)-1]
+	switch w[0] {
+	case 'i':
+		if len(w) >= 9 && (c1 == 'n' || c1 == 's') && (cl == 's' || cl == 'n' || cl == 'e') &&
+			(within(w, "instructions", 2) || within(w, "instruction", 2)) {
 			return lexicon["instructions"]
 		}
-	case w[0] == 'i' && len(w) >= 5 && len(w) <= 7:
-		if within(w, "ignore", 1) {
+		if len(w) <= 7 && (c1 == 'g' || c1 == 'n') && within(w, "ignore", 1) {
 			return lexicon["ignore"]
 		}
-	case w[0] == 'p' && len(w) >= 5 && len(w) <= 7:
-		if within(w, "prompt", 1) {
+	case 'p':
+		if len(w) <= 7 && (c1 == 'r' || c1 == 'o') && (cl == 't' || cl == 'm' || cl == 'p') && within(w, "prompt", 1) {
 			return lexicon["prompt"]
 		}
-	case w[0] == 'p' && len(w) >= 7 && len(w) <= 10:
-		if within(w, "password", 1) {
-			return lexicon["password"]
-		}
-		if within(w, "previous", 2) {
-			return lexicon["previous"]
+		if len(w) >= 7 && len(w) <= 10 {
+			if (c1 == 'a' || c1 == 's') && within(w, "password", 1) {
+				return lexicon["password"]
+			}
+			if (c1 == 'r' || c1 == 'e') && (cl == 's' || cl == 'u' || cl == 'e') && within(w, "previous", 2) {
+				return lexicon["previous"]
+			}
 		}
 	}
 	return 0

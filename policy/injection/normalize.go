@@ -101,12 +101,13 @@ func (n *normText) normalize(s string) {
 	var lower bool      // current word has a lower-case letter
 	var hidden []byte   // ASCII smuggled in tag characters
 	var firstUpper bool // current word starts with a capital
+	var digits bool     // current word has an ASCII digit (maybe leetspeak)
 	i0 := 0             // start of the current rune
 	begin := func() {
 		if inWord {
 			return
 		}
-		inWord, cur, upper, lower = true, token{start: int32(len(n.buf))}, 0, false
+		inWord, cur, upper, lower, digits = true, token{start: int32(len(n.buf))}, 0, false, false
 		firstUpper = i0 < len(s) && s[i0] >= 'A' && s[i0] <= 'Z'
 		if clause {
 			cur.flags |= tokClauseStart
@@ -124,7 +125,9 @@ func (n *normText) normalize(s string) {
 			cur.flags |= tokCapital
 		}
 		cur.end = int32(len(n.buf))
-		n.finishWord(&cur)
+		if digits {
+			n.finishWord(&cur)
+		}
 		n.toks = append(n.toks, cur)
 		inWord = false
 	}
@@ -195,17 +198,26 @@ func (n *normText) normalize(s string) {
 		}
 		b := byte(r)
 		switch {
-		case b >= 'A' && b <= 'Z':
+		case asciiAlnum[b] != 0:
+			// Fast path: copy the whole run of ASCII letters and digits.
 			begin()
-			upper++
-			n.buf = append(n.buf, b+('a'-'A'))
-		case b >= 'a' && b <= 'z':
-			begin()
-			lower = true
-			n.buf = append(n.buf, b)
-		case b >= '0' && b <= '9':
-			begin()
-			n.buf = append(n.buf, b)
+			j := i0
+			var cls uint8
+			for ; j < len(s) && asciiAlnum[s[j]] != 0; j++ {
+				c := asciiAlnum[s[j]]
+				cls |= c
+				upper += int(c >> 1 & 1)
+			}
+			start := len(n.buf)
+			n.buf = append(n.buf, s[i0:j]...)
+			if cls&alUpper != 0 {
+				for k := start; k < len(n.buf); k++ {
+					n.buf[k] |= asciiAlnum[n.buf[k]] >> 1 & 1 << 5 // 'A' | 0x20 == 'a'
+				}
+			}
+			lower = lower || cls&alLower != 0
+			digits = digits || cls&alDigit != 0
+			i = j
 		case (b == '@' || b == '$') && inWord && i < len(s) && isASCIILetter(s[i]):
 			// "p@ssword", "in$tructions"
 			cur.flags |= tokObfuscated
@@ -248,6 +260,24 @@ func (n *normText) normalize(s string) {
 	}
 }
 
+const (
+	alLower uint8 = 1
+	alUpper uint8 = 2
+	alDigit uint8 = 4
+)
+
+// asciiAlnum classifies ASCII letters and digits for the normaliser's fast path.
+var asciiAlnum = func() (t [256]uint8) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = alLower
+		t[c-'a'+'A'] = alUpper
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = alDigit
+	}
+	return t
+}()
+
 func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 
 // finishWord undoes leetspeak in a word that mixes letters and digits
@@ -266,7 +296,7 @@ func (n *normText) finishWord(t *token) {
 			return // other digits: a real number/code
 		}
 	}
-	if leet == 0 || letters < 2 || letters < leet {
+	if leet == 0 || letters < 2 {
 		return
 	}
 	for i, c := range w {

@@ -1,5 +1,7 @@
 package injection
 
+import "math/bits"
+
 // feature is one named rule family; its name is what Result.Rules reports.
 type feature uint8
 
@@ -101,7 +103,6 @@ var patterns = func() []pattern {
 		// roleplay
 		{f: fRoleplay, steps: []step{s(cAct, 0), s(cAs, 1)}},
 		{f: fRoleplay, steps: []step{s(cAs, 0), s(cAct, 8)}},
-		{f: fRoleplay, steps: []step{imp(cYou, 0), s(cAre, 0), s(cDet, 0)}},
 		{f: fRoleplay, steps: []step{imp(cPretend, 0), s(cYou|cThat, 2)}},
 		{f: fRoleplay, steps: []step{imp(cPretend, 0), s(cYou, 3), s(cAre, 1)}},
 		// system_prompt_exfiltration
@@ -152,6 +153,22 @@ var patterns = func() []pattern {
 	return ps
 }()
 
+// byBit lists, per concept bit, the patterns that use it; stepBase is the
+// offset of each pattern's steps in the matcher state.
+var byBit, stepBase = func() (idx [64][]uint16, base []int) {
+	n := 0
+	for pi, p := range patterns {
+		base = append(base, n)
+		n += len(p.steps)
+		for b := 0; b < 64; b++ {
+			if p.union&(1<<b) != 0 {
+				idx[b] = append(idx[b], uint16(pi))
+			}
+		}
+	}
+	return idx, base
+}()
+
 // stepCount is the total number of steps over all patterns (matcher state).
 var stepCount = func() int {
 	n := 0
@@ -161,6 +178,8 @@ var stepCount = func() int {
 	return n
 }()
 
+func trailingZeros(x uint64) int { return bits.TrailingZeros64(x) }
+
 // hits is a bit set of fired features.
 type hits uint32
 
@@ -169,10 +188,13 @@ func (h *hits) set(f feature)     { *h |= 1 << f }
 
 // match runs every pattern over the words of n in one pass. last holds, per
 // step, the index of the last word that completed the pattern up to that step.
-func match(n *normText, last []int32) hits {
+func match(n *normText, last []int32, seen []int32) hits {
 	var h hits
 	for i := range last {
 		last[i] = -1 << 30
+	}
+	for i := range seen {
+		seen[i] = 0
 	}
 	toks := n.toks
 	// Concepts and imperative positions.
@@ -213,7 +235,8 @@ func match(n *normText, last []int32) hits {
 		// "You are Volkswagen.", "Du bist Zeit Online": an identity given
 		// to the model at the start of a clause.
 		if m&cAre != 0 && i > 0 && i+1 < len(toks) && toks[i-1].mask&cYou != 0 &&
-			toks[i-1].flags&tokImperative != 0 && toks[i+1].flags&tokCapital != 0 {
+			toks[i-1].flags&tokImperative != 0 &&
+			(toks[i+1].flags&tokCapital != 0 || determiners[string(n.word(i+1))]) {
 			h.set(fRoleplay)
 		}
 		// An imperative "say"/"print"/"output" followed by a quote or colon.
@@ -223,31 +246,34 @@ func match(n *normText, last []int32) hits {
 		if t.flags&tokObfuscated != 0 && m&(cIgnore|cInstr|cPrompt|cPassword|cReveal) != 0 {
 			h.set(fObfuscation)
 		}
-		base := 0
-		for pi := range patterns {
-			p := &patterns[pi]
-			if m&p.union == 0 {
-				base += len(p.steps)
-				continue
-			}
-			for k := len(p.steps) - 1; k >= 0; k-- {
-				st := &p.steps[k]
-				if m&st.mask == 0 || st.imp && t.flags&tokImperative == 0 || st.upper && t.flags&tokUpper == 0 ||
-					st.bare && topicNext(n.buf[t.end:]) {
+		// Visit each pattern that uses one of the word's concepts once.
+		stamp := int32(i + 1)
+		for bits := m; bits != 0; bits &= bits - 1 {
+			for _, pi := range byBit[trailingZeros(bits)] {
+				if seen[pi] == stamp {
 					continue
 				}
-				if k > 0 {
-					prev := last[base+k-1]
-					if prev < 0 || int32(i)-prev > st.gap+1 || int32(i) == prev {
+				seen[pi] = stamp
+				p := &patterns[pi]
+				base := stepBase[pi]
+				for k := len(p.steps) - 1; k >= 0; k-- {
+					st := &p.steps[k]
+					if m&st.mask == 0 || st.imp && t.flags&tokImperative == 0 || st.upper && t.flags&tokUpper == 0 ||
+						st.bare && topicNext(n.buf[t.end:]) {
 						continue
 					}
-				}
-				last[base+k] = int32(i)
-				if k == len(p.steps)-1 {
-					h.set(p.f)
+					if k > 0 {
+						prev := last[base+k-1]
+						if prev < 0 || int32(i)-prev > st.gap+1 || int32(i) == prev {
+							continue
+						}
+					}
+					last[base+k] = int32(i)
+					if k == len(p.steps)-1 {
+						h.set(p.f)
+					}
 				}
 			}
-			base += len(p.steps)
 		}
 	}
 	if n.spaced >= 8 {
@@ -273,6 +299,11 @@ func quoteNext(b []byte) bool {
 	}
 	return false
 }
+
+// determiners after "you are" / "du bist" make an identity ("You are the
+// Daily Wire", "Du bist ein Pirat").
+var determiners = map[string]bool{"the": true, "a": true, "an": true, "ein": true, "eine": true,
+	"der": true, "die": true, "das": true, "el": true, "la": true, "un": true, "una": true, "une": true, "le": true}
 
 // topicFollowers introduce what an instruction is about ("instructions for
 // baking"), which makes it an ordinary request rather than a probe.

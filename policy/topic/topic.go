@@ -1,0 +1,323 @@
+// Package topic is a per-app topic-scope classifier: a multinomial naive
+// Bayes model over words, word pairs and character trigrams, trained at
+// config load from a handful of example prompts per topic. It gives Rego an
+// in-scope probability and the nearest topic, so an "order burritos" app can
+// refuse coding help and a "clinical summarisation" app unrelated tasks,
+// without calling a model.
+package topic
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+)
+
+// AppSpec lists example prompts per topic for one app.
+type AppSpec struct {
+	Allowed    map[string][]string `json:"allowed" yaml:"allowed"`
+	Disallowed map[string][]string `json:"disallowed" yaml:"disallowed"`
+}
+
+// Result is the verdict for one text; its JSON form is what `ward scan
+// --app` and the policy input carry.
+type Result struct {
+	// InScope is the probability that the text belongs to an allowed topic,
+	// discounted when the text shares little vocabulary with the app.
+	InScope float64 `json:"in_scope"`
+	// Nearest is the most probable topic (allowed, disallowed or "other").
+	Nearest string `json:"nearest"`
+	// Known is false when the app has no topic spec; the other fields are
+	// then zero and the policy decides what an unknown app may do.
+	Known bool `json:"known"`
+}
+
+// OtherTopic is the built-in disallowed background topic (general requests
+// such as coding, trivia or creative writing), added to every app unless the
+// spec defines a topic with the same name.
+const OtherTopic = "other"
+
+const (
+	alpha       = 0.5  // Laplace smoothing
+	minCoverage = 0.25 // feature coverage below which InScope is discounted
+	maxText     = 64 << 10
+)
+
+// Classifier holds one model per app. It is immutable after New and safe for
+// concurrent use.
+type Classifier struct {
+	apps map[string]*model
+	pool sync.Pool // *[]uint64 feature buffers
+}
+
+type model struct {
+	topics  []string
+	allowed []bool
+	prior   []float64            // log P(topic)
+	logp    map[uint64][]float64 // log P(feature | topic), for features in the vocabulary
+}
+
+var seed = maphash.MakeSeed()
+
+// New validates spec (all errors at once, each with its path) and trains
+// one model per app.
+func New(spec map[string]AppSpec) (*Classifier, error) {
+	var errs []error
+	apps := make([]string, 0, len(spec))
+	for app := range spec {
+		apps = append(apps, app)
+	}
+	sort.Strings(apps)
+	for _, app := range apps {
+		errs = append(errs, validate(app, spec[app])...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("topic: invalid spec: %w", err)
+	}
+	c := &Classifier{apps: make(map[string]*model, len(spec))}
+	c.pool.New = func() any { b := make([]uint64, 0, 256); return &b }
+	for _, app := range apps {
+		c.apps[app] = train(spec[app])
+	}
+	return c, nil
+}
+
+func validate(app string, s AppSpec) []error {
+	var errs []error
+	p := "apps." + app
+	if strings.TrimSpace(app) == "" {
+		errs = append(errs, errors.New("apps: empty app name"))
+	}
+	if len(s.Allowed) == 0 {
+		errs = append(errs, fmt.Errorf("%s.allowed: at least one allowed topic is required", p))
+	}
+	check := func(kind string, topics map[string][]string) {
+		for name, ex := range topics {
+			tp := fmt.Sprintf("%s.%s.%s", p, kind, name)
+			if strings.TrimSpace(name) == "" {
+				errs = append(errs, fmt.Errorf("%s.%s: empty topic name", p, kind))
+			}
+			if len(ex) == 0 {
+				errs = append(errs, fmt.Errorf("%s: no example prompts", tp))
+			}
+			for i, e := range ex {
+				if strings.TrimSpace(e) == "" {
+					errs = append(errs, fmt.Errorf("%s[%d]: empty example", tp, i))
+				}
+			}
+		}
+	}
+	check("allowed", s.Allowed)
+	check("disallowed", s.Disallowed)
+	for name := range s.Allowed {
+		if _, dup := s.Disallowed[name]; dup {
+			errs = append(errs, fmt.Errorf("%s: topic %q is both allowed and disallowed", p, name))
+		}
+	}
+	return errs
+}
+
+func train(s AppSpec) *model {
+	type topicData struct {
+		name    string
+		allowed bool
+		ex      []string
+	}
+	var ts []topicData
+	add := func(m map[string][]string, allowed bool) {
+		names := make([]string, 0, len(m))
+		for n := range m {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			ts = append(ts, topicData{n, allowed, m[n]})
+		}
+	}
+	add(s.Allowed, true)
+	add(s.Disallowed, false)
+	if _, ok := s.Allowed[OtherTopic]; !ok {
+		if _, ok := s.Disallowed[OtherTopic]; !ok {
+			ts = append(ts, topicData{OtherTopic, false, otherExamples})
+		}
+	}
+	m := &model{logp: map[uint64][]float64{}}
+	counts := make([]map[uint64]float64, len(ts))
+	totals := make([]float64, len(ts))
+	var nex float64
+	var buf []uint64
+	for i, t := range ts {
+		m.topics = append(m.topics, t.name)
+		m.allowed = append(m.allowed, t.allowed)
+		counts[i] = map[uint64]float64{}
+		for _, e := range t.ex {
+			buf = features(buf[:0], e)
+			for _, f := range buf {
+				counts[i][f]++
+				totals[i]++
+				m.logp[f] = nil
+			}
+		}
+		nex += float64(len(t.ex))
+	}
+	v := float64(len(m.logp))
+	for f := range m.logp {
+		lp := make([]float64, len(ts))
+		for i := range ts {
+			lp[i] = math.Log((counts[i][f] + alpha) / (totals[i] + alpha*v))
+		}
+		m.logp[f] = lp
+	}
+	// Uniform topic priors: the number of examples per topic says how much
+	// the author wrote, not how often users ask about it.
+	for range ts {
+		m.prior = append(m.prior, -math.Log(float64(len(ts))))
+	}
+	return m
+}
+
+// Apps lists the configured apps.
+func (c *Classifier) Apps() []string {
+	out := make([]string, 0, len(c.apps))
+	for a := range c.apps {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Classify scores text against app's topics. Unknown apps return Known=false.
+func (c *Classifier) Classify(app, text string) Result {
+	m := c.apps[app]
+	if m == nil {
+		return Result{}
+	}
+	if len(text) > maxText {
+		text = text[:maxText]
+	}
+	bp := c.pool.Get().(*[]uint64)
+	fs := features((*bp)[:0], text)
+	scores := make([]float64, len(m.topics))
+	copy(scores, m.prior)
+	seen := 0
+	for _, f := range fs {
+		lp, ok := m.logp[f]
+		if !ok {
+			continue
+		}
+		seen++
+		for i := range scores {
+			scores[i] += lp[i]
+		}
+	}
+	total := len(fs)
+	*bp = fs
+	c.pool.Put(bp)
+
+	best := 0
+	mx := math.Inf(-1)
+	for i, s := range scores {
+		if s > mx {
+			mx, best = s, i
+		}
+	}
+	var sum, in float64
+	for i, s := range scores {
+		p := math.Exp(s - mx)
+		sum += p
+		if m.allowed[i] {
+			in += p
+		}
+	}
+	inScope := in / sum
+	if total == 0 {
+		return Result{InScope: 0, Nearest: OtherTopic, Known: true}
+	}
+	if cov := float64(seen) / float64(total); cov < minCoverage {
+		inScope *= cov / minCoverage
+	}
+	return Result{InScope: inScope, Nearest: m.topics[best], Known: true}
+}
+
+// features appends hashed features of text: words (minus stop words), word
+// pairs and character trigrams of each word. Linear in len(text).
+func features(dst []uint64, text string) []uint64 {
+	var prev string
+	var h maphash.Hash
+	h.SetSeed(seed)
+	hash := func(kind byte, a, b string) uint64 {
+		h.Reset()
+		h.WriteByte(kind)
+		h.WriteString(a)
+		if b != "" {
+			h.WriteByte(' ')
+			h.WriteString(b)
+		}
+		return h.Sum64()
+	}
+	var word [64]byte
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			i += size
+			continue
+		}
+		// Lower-case the word into a fixed buffer (long words are truncated).
+		n := 0
+		for i < len(text) {
+			r, size = utf8.DecodeRuneInString(text[i:])
+			if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\'' {
+				break
+			}
+			i += size
+			if n+utf8.UTFMax <= len(word) && r != '\'' {
+				n += utf8.EncodeRune(word[n:], unicode.ToLower(r))
+			}
+		}
+		w := string(word[:n])
+		if stop[w] || len(w) < 2 {
+			continue
+		}
+		w = stem(w)
+		dst = append(dst, hash('w', w, ""))
+		if prev != "" {
+			dst = append(dst, hash('b', prev, w))
+		}
+		prev = w
+		g := "^" + w + "$"
+		for j := 0; j+3 <= len(g); j++ {
+			dst = append(dst, hash('c', g[j:j+3], ""))
+		}
+	}
+	return dst
+}
+
+// stem strips a few English plural / verb endings so "burritos", "burrito"
+// and "ordering", "order" share a feature.
+func stem(w string) string {
+	for _, suf := range []string{"ing", "ies", "es", "ed", "s"} {
+		if len(w) > len(suf)+2 && strings.HasSuffix(w, suf) {
+			if suf == "ies" {
+				return w[:len(w)-3] + "y"
+			}
+			return w[:len(w)-len(suf)]
+		}
+	}
+	return w
+}
+
+var stop = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(`a an the and or but if of to in on at by for with from as is are was were be been
+		being am do does did have has had i me my we our you your he she it its they them their this that these those
+		what which who whom how when where why can could would should will shall may might must please
+		there here not no so than then too very just also about into over out up down any some all`) {
+		m[w] = true
+	}
+	return m
+}()
