@@ -19,6 +19,8 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -132,7 +134,7 @@ type env struct {
 	rec    *recorder
 }
 
-func start(t *testing.T, cfg *config.Config, dec extproc.Decider, idle time.Duration) *env {
+func start(t *testing.T, cfg *config.Config, dec extproc.Decider, idle time.Duration, opts ...func(*extproc.Pipeline)) *env {
 	t.Helper()
 	t.Setenv("WARD_TEST_OPENAI_KEY", "sk-real-openai")
 	t.Setenv("WARD_TEST_ANTHROPIC_KEY", "sk-ant-real")
@@ -150,6 +152,9 @@ func start(t *testing.T, cfg *config.Config, dec extproc.Decider, idle time.Dura
 		Decider:   dec,
 		Recorder:  rec,
 		Metrics:   extproc.NewMetrics(nil),
+	}
+	for _, o := range opts {
+		o(p)
 	}
 	if idle == 0 {
 		idle = time.Minute
@@ -577,5 +582,49 @@ func TestEnvoyClosesMidStream(t *testing.T) {
 	ix := e.rec.last(t)
 	if ix.Outcome == "" || ix.Caller.Team != "clinical-ai" {
 		t.Fatalf("aborted exchange must still be audited: %+v", ix)
+	}
+}
+
+func TestTraceContinuesEnvoysTrace(t *testing.T) {
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+	e := start(t, testConfig(t, ""), fixedDecider{req: extproc.Decision{Allow: true}, resp: extproc.Decision{Allow: true}}, 0,
+		func(p *extproc.Pipeline) { p.Tracer = tp.Tracer("ward") })
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	resp := `{"id":"c1","model":"gpt-4o-2024-08-06","choices":[{"index":0,"message":{"role":"assistant","content":"ok"}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}`
+	e.exchange(t, reqHeaders("/v1/chat/completions", "authorization", "Bearer "+testKey, "traceparent", "00-"+traceID+"-00f067aa0ba902b7-01"),
+		reqBody([]byte(chatBody)), respHeaders(200, "content-type", "application/json"), respBody([]byte(resp), true))
+	ix := e.rec.last(t)
+	if ix.TraceID != traceID {
+		t.Fatalf("trace id %q, want Envoy's %q", ix.TraceID, traceID)
+	}
+	var root sdktrace.ReadOnlySpan
+	names := map[string]bool{}
+	for _, s := range sr.Ended() {
+		names[s.Name()] = true
+		if s.Name() == "ward.interaction" {
+			root = s
+		}
+	}
+	if root == nil || !names["ward.detect"] || !names["ward.policy"] {
+		t.Fatalf("spans: %v", names)
+	}
+	attrs := map[string]string{}
+	for _, a := range root.Attributes() {
+		attrs[string(a.Key)] = a.Value.Emit()
+	}
+	for k, v := range map[string]string{
+		"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
+		"gen_ai.response.model": "gpt-4o-2024-08-06", "gen_ai.usage.input_tokens": "3", "gen_ai.usage.output_tokens": "1",
+		"ward.team": "clinical-ai",
+	} {
+		if attrs[k] != v {
+			t.Errorf("%s = %q, want %q", k, attrs[k], v)
+		}
+	}
+	for k, v := range attrs {
+		if strings.Contains(v, "Patient SSN") {
+			t.Fatalf("prompt text leaked into span attribute %s", k)
+		}
 	}
 }

@@ -27,6 +27,8 @@ type Interaction struct {
 	StreamStart   time.Time
 	RequestID     string // x-request-id
 	Traceparent   string
+	TraceID       string // Ward's interaction span, in Envoy's trace when traceparent came in
+	SpanID        string
 	Method        string
 	Path          string
 	Authority     string

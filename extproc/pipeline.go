@@ -14,6 +14,8 @@ import (
 	filterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_proc/v3"
 	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/wardhq/ward/extproc/config"
@@ -85,6 +87,8 @@ type Pipeline struct {
 	Metrics   *Metrics
 	Log       *slog.Logger
 	Now       func() time.Time
+	// Tracer traces each interaction (nil: no tracing).
+	Tracer trace.Tracer
 
 	once sync.Once
 }
@@ -100,6 +104,9 @@ func (p *Pipeline) NewProcessor(ctx context.Context) Processor {
 		}
 		if p.Now == nil {
 			p.Now = time.Now
+		}
+		if p.Tracer == nil {
+			p.Tracer = noop.NewTracerProvider().Tracer("")
 		}
 	})
 	now := p.Now
@@ -126,6 +133,8 @@ type wardProcessor struct {
 	pending      []byte // request or response body chunks not yet at end_of_stream
 	sse          *sseTap
 	finished     bool
+	span         trace.Span
+	spanCtx      context.Context
 }
 
 func (w *wardProcessor) cfg() *config.Config { return w.p.Config }
@@ -140,6 +149,7 @@ func (w *wardProcessor) RequestHeaders(ctx context.Context, hm *extprocv3.HttpHe
 	ix.Authority = h.get(":authority")
 	ix.RequestID = h.get("x-request-id")
 	ix.Traceparent = h.get("traceparent")
+	w.startInteractionSpan(ctx)
 	w.reqEncoding = normEncoding(h.get("content-encoding"))
 	ix.Endpoint, ix.Dialect = llm.Route(ix.Path)
 	if ix.Endpoint == llm.EndpointUnparsed {
@@ -328,12 +338,14 @@ func (w *wardProcessor) requestPhase(ctx context.Context, body []byte, m *mutati
 		return nil
 	}
 
+	span := w.stageSpan("ward.detect")
 	for _, d := range w.p.Detectors {
 		if err := d.Detect(ctx, PhaseRequest, ix); err != nil {
 			w.p.Log.Warn("detector failed", "error", err)
 			w.p.Metrics.BadInput("detector_error")
 		}
 	}
+	span.End()
 	dec, resp := w.decide(ctx, PhaseRequest)
 	if resp != nil {
 		return resp
@@ -362,7 +374,9 @@ func (w *wardProcessor) decide(ctx context.Context, phase Phase) (Decision, *ext
 	if w.p.Decider == nil {
 		return Decision{Allow: true}, nil
 	}
+	span := w.stageSpan("ward.policy")
 	dec, err := w.p.Decider.Decide(ctx, phase, ix)
+	span.End()
 	if err == nil {
 		return dec, nil
 	}
@@ -686,6 +700,7 @@ func (w *wardProcessor) finish(ctx context.Context) {
 		ix.ModelRouted = ix.Response.Model
 	}
 	w.p.Metrics.observe(ix)
+	w.endInteractionSpan()
 	if w.p.Recorder != nil {
 		if err := w.p.Recorder.Record(context.WithoutCancel(ctx), ix); err != nil {
 			w.p.Metrics.BadInput("audit_record_failed")

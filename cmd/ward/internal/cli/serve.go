@@ -58,6 +58,10 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, onListenin
 	defer kcancel()
 	go keys.Watch(kctx, 10*time.Second)
 
+	tracer, flushTraces, err := setupTracing(ctx, cfg.Telemetry)
+	if err != nil {
+		return err
+	}
 	st, err := stages.Build(ctx, cfg, stages.Deps{Log: log, Registry: reg, Stdout: nil})
 	if err != nil {
 		return err
@@ -73,6 +77,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, onListenin
 		Recorder:  st.Recorder,
 		Metrics:   metrics,
 		Log:       log,
+		Tracer:    tracer,
 	}
 	svc := extproc.NewServer(pipe.NewProcessor, cfg.Server.StreamIdleTimeout.D(), metrics, log)
 	return serve.Run(ctx, serve.Options{
@@ -84,7 +89,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, onListenin
 		Service:             svc,
 		Gatherer:            reg,
 		Ready:               st.Ready,
-		Flush:               st.Flush,
+		Flush:               append(st.Flush, flushTraces), // audit first, then traces
 		Log:                 log,
 		OnListening:         onListening,
 	})
