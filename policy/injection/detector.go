@@ -1,6 +1,7 @@
 package injection
 
 import (
+	"fmt"
 	"math"
 	"sync"
 )
@@ -16,6 +17,26 @@ const (
 	SourceToolResult               // output of a tool / function call
 	SourceDocument                 // retrieved document (RAG), web page, e-mail
 )
+
+var sourceNames = [...]string{SourceUser: "user", SourceSystem: "system", SourceToolResult: "tool", SourceDocument: "document"}
+
+// String returns the name used by ParseSource ("user", "system", "tool", "document").
+func (s Source) String() string {
+	if int(s) < len(sourceNames) {
+		return sourceNames[s]
+	}
+	return fmt.Sprintf("Source(%d)", s)
+}
+
+// ParseSource parses a Source name, e.g. from `ward scan --source tool`.
+func ParseSource(name string) (Source, error) {
+	for i, n := range sourceNames {
+		if n == name {
+			return Source(i), nil
+		}
+	}
+	return SourceUser, fmt.Errorf("injection: unknown source %q (want user, system, tool or document)", name)
+}
 
 // Indirect reports whether text from s is third-party content.
 func (s Source) Indirect() bool { return s == SourceToolResult || s == SourceDocument }

@@ -375,3 +375,15 @@ func BenchmarkNormalize(b *testing.B) {
 		n.normalize(benignText)
 	}
 }
+
+func TestParseSource(t *testing.T) {
+	for _, s := range []Source{SourceUser, SourceSystem, SourceToolResult, SourceDocument} {
+		got, err := ParseSource(s.String())
+		if err != nil || got != s {
+			t.Errorf("ParseSource(%q) = %v, %v", s.String(), got, err)
+		}
+	}
+	if _, err := ParseSource("assistant"); err == nil {
+		t.Error("want error for unknown source")
+	}
+}

@@ -134,9 +134,9 @@ var lexicon = func() map[string]uint64 {
 	add(cOutput, `output print write answer respond reply type return schreibe antworte antworten gib
 		ausgeben escribe responde responda écris réponds`)
 	add(cJust, `just only nur solo solamente seulement uniquement`)
-	add(cAct, `act behave fungieren fungiere agiere actúa actua agis`)
+	add(cAct, `act behave fungieren fungiere agiere agieren agierst verhalte actúa actua actúes actues agis agissez`)
 	add(cAs, `as als como comme`)
-	add(cPretend, `pretend imagine stell finge imagina imaginez imagines suppose`)
+	add(cPretend, `pretend imagine stell finge finja imagina imaginez imagines imagine suppose`)
 	add(cRoleplay, `roleplay rollenspiel`)
 	add(cPersona, `dan jailbreak jailbroken stan dude aim kevin`)
 	add(cModeAdj, `developer dev god debug admin jailbreak sudo unrestricted entwickler`)

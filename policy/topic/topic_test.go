@@ -178,3 +178,28 @@ func BenchmarkClassify(b *testing.B) {
 		c.Classify("burritos", text)
 	}
 }
+
+func TestParse(t *testing.T) {
+	c, err := Parse([]byte(`
+apps:
+  burritos:
+    allowed:
+      ordering: ["I want two chicken burritos", "add guacamole to my burrito order"]
+    disallowed:
+      coding: ["write a python script", "fix my javascript code"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Classify("burritos", "two burritos with guacamole please"); r.Nearest != "ordering" || r.InScope < 0.5 {
+		t.Errorf("got %+v", r)
+	}
+	for _, bad := range []string{"", "apps: {}", "apps:\n  x:\n    alowed: {}\n", "apps:\n  x:\n    allowed:\n      t: []\n"} {
+		if _, err := Parse([]byte(bad)); err == nil {
+			t.Errorf("Parse(%q): want error", bad)
+		}
+	}
+	if _, err := Load("/nonexistent/topics.yaml"); err == nil {
+		t.Error("Load: want error")
+	}
+}
