@@ -40,7 +40,7 @@ func (st *state) runs(i int) {
 	g := st.groups[:0]
 	p := i
 	total := 0
-	for len(g) < maxGroups {
+	for len(g) <= maxWindowGroups {
 		e := readDigits(s, p, 40)
 		if e < len(s) && isDigit(s[e]) {
 			return // absurdly long digit string: no identifier has 40 digits
@@ -63,7 +63,12 @@ func (st *state) runs(i int) {
 		return
 	}
 	d := st.digits[:0]
+	computed := false
+	var all, near ctx
 	for k := range g {
+		if k == maxWindowGroups {
+			break
+		}
 		d = append(d, s[g[k].s:g[k].e]...)
 		if len(d) > 19 {
 			break
@@ -79,9 +84,21 @@ func (st *state) runs(i int) {
 		if end < len(s) && isLetter(s[end]) {
 			continue
 		}
-		st.window(g[:k+1], d, i, end)
+		if len(d) < 4 {
+			continue
+		}
+		if !computed {
+			all, near = st.ctxAt(i) // the same for every window starting at i
+			computed = true
+		}
+		st.window(g[:k+1], d, i, end, all, near)
 	}
 }
+
+// maxWindowGroups: no identifier we know is written in more than 6 groups
+// (1-3-3-4 phones, 4-4-4-4-3 cards); the cap keeps "1 1 1 1 ..." linear
+// with a small constant.
+const maxWindowGroups = 6
 
 // shape describes the grouping of a window: group lengths and whether all
 // separators are the same character.
@@ -113,15 +130,11 @@ func is(lens [maxGroups]int8, n int, want ...int8) bool {
 }
 
 // window classifies one candidate number s[start:end] with digits d.
-func (st *state) window(g []grp, d []byte, start, end int) {
+func (st *state) window(g []grp, d []byte, start, end int, all, near ctx) {
 	L := len(d)
-	if L < 4 {
-		return
-	}
 	ng := len(g)
 	lens, uniform, _ := shape(g)
 	plain := ng == 1
-	all, near := st.ctxAt(start)
 	phoneType := PHONE
 	if all&cFax != 0 {
 		phoneType = FAX

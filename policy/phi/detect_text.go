@@ -196,6 +196,14 @@ func (st *state) names(i, j int, lw []byte) int {
 			p++
 		}
 		cue, score = p, 0.8
+	case "dear", "hi", "hello", "thanks":
+		p := j
+		if p < n && s[p] == ',' {
+			p++
+		}
+		if p < n && s[p] == ' ' {
+			cue, score = p+1, 0.65
+		}
 	case "i":
 		p := j
 		if p+2 < n && s[p] == '\'' && s[p+1] == 'm' && s[p+2] == ' ' {
@@ -214,7 +222,17 @@ func (st *state) names(i, j int, lw []byte) int {
 		}
 		return j
 	}
-	if !isUpper(s[i]) || !firstNames[string(lw)] {
+	if !isUpper(s[i]) {
+		return j
+	}
+	if !firstNames[string(lw)] {
+		// "Xxxx Smith": a capitalised word followed by a frequent surname.
+		if j+2 < n && s[j] == ' ' && !notName[string(lw)] && j-i > 1 {
+			if e := nameWordEnd(s, j+1); e > 0 && endOK(s, e) && inSet(surnames, s, j+1, e) && i > 0 && !sentenceStart(s, i) {
+				st.add(NAME, i, e, 0.7)
+				return e
+			}
+		}
 		return j
 	}
 	e, words, last := nameSeq(s, i, 3)
@@ -232,6 +250,16 @@ func (st *state) names(i, j int, lw []byte) int {
 		st.add(NAME, i, e, 0.4)
 	}
 	return e
+}
+
+// sentenceStart reports whether the word at i begins a sentence (where
+// capitalisation says nothing).
+func sentenceStart(s string, i int) bool {
+	p := i
+	for p > 0 && (s[p-1] == ' ' || s[p-1] == '"') {
+		p--
+	}
+	return p == 0 || s[p-1] == '.' || s[p-1] == '!' || s[p-1] == '?' || s[p-1] == '\n' || s[p-1] == ':'
 }
 
 // inSet reports whether s[a:b], lowercased, is in m, without allocating.
@@ -264,7 +292,7 @@ var unitWords = wordSet(`apt apartment suite ste unit room rm floor fl bldg buil
 func (st *state) address(i, j int) {
 	s := st.v.s
 	n := len(s)
-	if j-i > 6 || j+2 >= n || s[j] != ' ' {
+	if j-i > 6 || j+2 >= n || s[j] != ' ' || !isUpper(s[j+1]) {
 		return
 	}
 	p := j + 1

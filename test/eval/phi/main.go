@@ -310,6 +310,11 @@ func printLabeled(w io.Writer, name string, res map[string]*counts, verbose bool
 		if c.weakGold > 0 {
 			weak = fmt.Sprintf("%d/%d", c.weakFound, c.weakGold)
 		}
+		if c.tpOverlap+c.fnOverlap == 0 {
+			// Only weak gold: recall and precision are undefined.
+			fmt.Fprintf(w, "| %s | %d | – (all gold weak) | | | | | | %s | %s |\n", t, c.posRows, neg, weak)
+			continue
+		}
 		fmt.Fprintf(w, "| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %s | %s |\n", t, c.posRows, ro, re, po, pe, fo, fe, neg, weak)
 	}
 	fmt.Fprintln(w)
