@@ -2,14 +2,12 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
-	"github.com/wardhq/ward/cmd/ward/internal/serve"
 	"github.com/wardhq/ward/extproc/config"
+	"github.com/wardhq/ward/extproc/run"
 	"github.com/wardhq/ward/test/load"
 )
 
@@ -54,17 +52,9 @@ func startInProcess(ctx context.Context) (addr string, stop func(), err error) {
 			os.Setenv(p.KeyEnv, "sk-placeholder-not-sent-anywhere")
 		}
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	ready := make(chan serve.Addrs, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Serve(sctx, cfg, slog.New(slog.DiscardHandler), func(a serve.Addrs) { ready <- a })
-	}()
-	select {
-	case a := <-ready:
-		return a.GRPC, func() { cancel(); <-done }, nil
-	case err := <-done:
-		cancel()
-		return "", nil, errors.Join(errors.New("in-process Ward failed to start"), err)
+	addrs, stopWard, err := run.InProcess(ctx, cfg, nil)
+	if err != nil {
+		return "", nil, fmt.Errorf("in-process Ward failed to start: %w", err)
 	}
+	return addrs.GRPC, func() { stopWard() }, nil
 }

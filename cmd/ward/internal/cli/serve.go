@@ -9,16 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
-	"github.com/wardhq/ward/cmd/ward/internal/serve"
-	"github.com/wardhq/ward/extproc"
 	"github.com/wardhq/ward/extproc/config"
-	"github.com/wardhq/ward/extproc/identity"
-	"github.com/wardhq/ward/extproc/stages"
+	"github.com/wardhq/ward/extproc/run"
 )
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -40,59 +33,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		cfg.Server.AdminAddr = *adminAddr
 	}
 	log := newLogger(cfg.Log, stderr)
-	return Serve(ctx, cfg, log, nil)
-}
-
-// Serve builds the pipeline from cfg and serves until ctx ends. onListening
-// (optional) is told the bound addresses.
-func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, onListening func(serve.Addrs)) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := extproc.NewMetrics(reg)
-
-	keys, err := identity.NewKeyStore(cfg.Providers, log)
-	if err != nil {
-		return err
-	}
-	kctx, kcancel := context.WithCancel(ctx)
-	defer kcancel()
-	go keys.Watch(kctx, 10*time.Second)
-
-	tracer, flushTraces, err := setupTracing(ctx, cfg.Telemetry)
-	if err != nil {
-		return err
-	}
-	st, err := stages.Build(ctx, cfg, stages.Deps{Log: log, Registry: reg, Stdout: nil})
-	if err != nil {
-		return err
-	}
-	pipe := &extproc.Pipeline{
-		Config:    cfg,
-		Auth:      identity.NewAuthenticator(cfg),
-		Keys:      keys,
-		Detectors: st.Detectors,
-		Decider:   st.Decider,
-		Redactor:  st.Redactor,
-		Mutators:  st.Mutators,
-		Recorder:  st.Recorder,
-		Metrics:   metrics,
-		Log:       log,
-		Tracer:    tracer,
-	}
-	svc := extproc.NewServer(pipe.NewProcessor, cfg.Server.StreamIdleTimeout.D(), metrics, log)
-	return serve.Run(ctx, serve.Options{
-		GRPCAddr:            cfg.Server.GRPCAddr,
-		GRPCSocket:          cfg.Server.GRPCSocket,
-		AdminAddr:           cfg.Server.AdminAddr,
-		MaxGRPCMessageBytes: cfg.Server.MaxGRPCMessageBytes,
-		ShutdownGrace:       cfg.Server.ShutdownGrace.D(),
-		Service:             svc,
-		Gatherer:            reg,
-		Ready:               st.Ready,
-		Flush:               append(st.Flush, flushTraces), // audit first, then traces
-		Log:                 log,
-		OnListening:         onListening,
-	})
+	run.Version = Version
+	return run.Ward(ctx, cfg, log, nil)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {

@@ -1,10 +1,10 @@
-// Package serve runs Ward's listeners: the ext_proc gRPC server (TCP and/or
+// Package run runs Ward's listeners: the ext_proc gRPC server (TCP and/or
 // unix socket) with the standard gRPC health service, and the admin HTTP
 // server (/healthz, /readyz, /metrics). Listeners open synchronously so a
 // bad address fails start-up, and shutdown runs in order: stop accepting,
 // let open streams finish up to a deadline, then flush what the caller
 // registered (audit, traces).
-package serve
+package run
 
 import (
 	"context"
@@ -48,8 +48,8 @@ type Addrs struct {
 	GRPC, Socket, Admin string
 }
 
-// Run serves until ctx ends, then shuts down in order.
-func Run(ctx context.Context, o Options) error {
+// Listen serves until ctx ends, then shuts down in order.
+func Listen(ctx context.Context, o Options) error {
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
