@@ -43,9 +43,10 @@ type Result struct {
 const OtherTopic = "other"
 
 const (
-	alpha       = 0.5  // Laplace smoothing
-	minCoverage = 0.25 // feature coverage below which InScope is discounted
-	maxText     = 64 << 10
+	alpha         = 0.5 // Laplace smoothing
+	minCoverage   = 0.5 // share of words known to allowed topics below which InScope is discounted
+	trigramWeight = 0.3 // character trigrams help with morphology but blur domains
+	maxText       = 64 << 10
 )
 
 // Classifier holds one model per app. It is immutable after New and safe for
@@ -60,6 +61,7 @@ type model struct {
 	allowed []bool
 	prior   []float64            // log P(topic)
 	logp    map[uint64][]float64 // log P(feature | topic), for features in the vocabulary
+	inWords map[uint64]bool      // words seen in allowed examples
 }
 
 var seed = maphash.MakeSeed()
@@ -146,7 +148,7 @@ func train(s AppSpec) *model {
 			ts = append(ts, topicData{OtherTopic, false, otherExamples})
 		}
 	}
-	m := &model{logp: map[uint64][]float64{}}
+	m := &model{logp: map[uint64][]float64{}, inWords: map[uint64]bool{}}
 	counts := make([]map[uint64]float64, len(ts))
 	totals := make([]float64, len(ts))
 	var nex float64
@@ -161,6 +163,9 @@ func train(s AppSpec) *model {
 				counts[i][f]++
 				totals[i]++
 				m.logp[f] = nil
+				if t.allowed && f&kindMask == kindWord {
+					m.inWords[f] = true
+				}
 			}
 		}
 		nex += float64(len(t.ex))
@@ -204,18 +209,27 @@ func (c *Classifier) Classify(app, text string) Result {
 	fs := features((*bp)[:0], text)
 	scores := make([]float64, len(m.topics))
 	copy(scores, m.prior)
-	seen := 0
+	words, known := 0, 0
 	for _, f := range fs {
+		kind := f & kindMask
+		if kind == kindWord {
+			words++
+			if m.inWords[f] {
+				known++
+			}
+		}
 		lp, ok := m.logp[f]
 		if !ok {
 			continue
 		}
-		seen++
+		w := 1.0
+		if kind == kindTrigram {
+			w = trigramWeight
+		}
 		for i := range scores {
-			scores[i] += lp[i]
+			scores[i] += w * lp[i]
 		}
 	}
-	total := len(fs)
 	*bp = fs
 	c.pool.Put(bp)
 
@@ -235,14 +249,24 @@ func (c *Classifier) Classify(app, text string) Result {
 		}
 	}
 	inScope := in / sum
-	if total == 0 {
+	if words == 0 {
 		return Result{InScope: 0, Nearest: OtherTopic, Known: true}
 	}
-	if cov := float64(seen) / float64(total); cov < minCoverage {
+	// Text whose words the allowed examples never use is out of scope even
+	// when naive Bayes, forced to choose, prefers an allowed topic.
+	if cov := float64(known) / float64(words); cov < minCoverage {
 		inScope *= cov / minCoverage
 	}
 	return Result{InScope: inScope, Nearest: m.topics[best], Known: true}
 }
+
+// Feature kinds live in the two low bits of the feature hash.
+const (
+	kindMask    uint64 = 3
+	kindWord    uint64 = 0
+	kindBigram  uint64 = 1
+	kindTrigram uint64 = 2
+)
 
 // features appends hashed features of text: words (minus stop words), word
 // pairs and character trigrams of each word. Linear in len(text).
@@ -250,15 +274,14 @@ func features(dst []uint64, text string) []uint64 {
 	var prev string
 	var h maphash.Hash
 	h.SetSeed(seed)
-	hash := func(kind byte, a, b string) uint64 {
+	hash := func(kind uint64, a, b string) uint64 {
 		h.Reset()
-		h.WriteByte(kind)
 		h.WriteString(a)
 		if b != "" {
 			h.WriteByte(' ')
 			h.WriteString(b)
 		}
-		return h.Sum64()
+		return h.Sum64()&^kindMask | kind
 	}
 	var word [64]byte
 	for i := 0; i < len(text); {
@@ -284,14 +307,14 @@ func features(dst []uint64, text string) []uint64 {
 			continue
 		}
 		w = stem(w)
-		dst = append(dst, hash('w', w, ""))
+		dst = append(dst, hash(kindWord, w, ""))
 		if prev != "" {
-			dst = append(dst, hash('b', prev, w))
+			dst = append(dst, hash(kindBigram, prev, w))
 		}
 		prev = w
 		g := "^" + w + "$"
 		for j := 0; j+3 <= len(g); j++ {
-			dst = append(dst, hash('c', g[j:j+3], ""))
+			dst = append(dst, hash(kindTrigram, g[j:j+3], ""))
 		}
 	}
 	return dst
@@ -316,7 +339,12 @@ var stop = func() map[string]bool {
 	for _, w := range strings.Fields(`a an the and or but if of to in on at by for with from as is are was were be been
 		being am do does did have has had i me my we our you your he she it its they them their this that these those
 		what which who whom how when where why can could would should will shall may might must please
-		there here not no so than then too very just also about into over out up down any some all`) {
+		there here not no so than then too very just also about into over out up down any some all
+		get got getting need needs want wanted know like make made go going gone see tell help thanks thank
+		yes yeah ok okay um uh oh well really right now still yet already again much many more most
+		one two three time times day days way thing things something anything nothing im i'm i've i'd
+		don't doesn't didn't can't won't isn't it's that's there's let let's us him her his hers them
+		good great fine new old last next first other same own sure think said say says`) {
 		m[w] = true
 	}
 	return m

@@ -31,8 +31,10 @@ type row struct {
 	Label string `json:"label"`
 	Lang  string `json:"lang"`
 	Meta  struct {
-		Split string `json:"split"`
-		Kind  string `json:"kind"`
+		Split  string `json:"split"`
+		Kind   string `json:"kind"`
+		Intent string `json:"intent"` // banking77
+		QType  string `json:"qtype"`  // MedQuAD
 	} `json:"meta"`
 
 	file  string
@@ -53,6 +55,7 @@ func run(args []string, out io.Writer) error {
 	threshold := fs.Float64("threshold", injection.DefaultThreshold, "score threshold")
 	fit := fs.Bool("fit", false, "fit logistic weights on deepset's train split and print them")
 	lambda := fs.Float64("lambda", 0.01, "L2 strength towards the prior for -fit")
+	topicPer := fs.Int("topic-examples", 3, "training prompts per banking intent / MedQuAD question type for the topic-scope table (0: skip)")
 	show := fs.String("show", "", "print misclassified rows of groups containing this string (development; never use on test splits)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -81,6 +84,10 @@ func run(args []string, out io.Writer) error {
 		return nil
 	}
 	report(rows, *threshold, out)
+	if *topicPer > 0 {
+		fmt.Fprintln(out)
+		return evalTopic(rows, *topicPer, out)
+	}
 	return nil
 }
 

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/wardhq/ward/policy/topic"
+)
+
+// evalTopic builds two apps from a few dataset rows per intent / question
+// type (the "training" rows) and reports the in-scope rate on every file's
+// remaining rows. A banking app should accept banking questions and refuse
+// the rest; a medical-questions app likewise.
+func evalTopic(rows []row, perClass int, out io.Writer) error {
+	bank := topic.AppSpec{Allowed: map[string][]string{}}
+	med := topic.AppSpec{Allowed: map[string][]string{}}
+	train := map[string]bool{}
+	countB, countM := map[string]int{}, map[string]int{}
+	for _, r := range rows {
+		m := r.Meta
+		switch {
+		case r.file == "banking77_test" && countB[m.Intent] < perClass:
+			countB[m.Intent]++
+			bank.Allowed["banking"] = append(bank.Allowed["banking"], r.Text)
+			train[r.ID] = true
+		case r.file == "medquad_questions_sample" && countM[m.QType] < perClass:
+			countM[m.QType]++
+			med.Allowed["medical"] = append(med.Allowed["medical"], r.Text)
+			train[r.ID] = true
+		}
+	}
+	c, err := topic.New(map[string]topic.AppSpec{"banking": bank, "medical": med})
+	if err != nil {
+		return err
+	}
+	type agg struct{ n, inB, inM int }
+	res := map[string]*agg{}
+	for _, r := range rows {
+		if train[r.ID] {
+			continue
+		}
+		a := res[r.group]
+		if a == nil {
+			a = &agg{}
+			res[r.group] = a
+		}
+		a.n++
+		if c.Classify("banking", r.Text).InScope >= 0.5 {
+			a.inB++
+		}
+		if c.Classify("medical", r.Text).InScope >= 0.5 {
+			a.inM++
+		}
+	}
+	groups := make([]string, 0, len(res))
+	for g := range res {
+		groups = append(groups, g)
+	}
+	sort.Strings(groups)
+	fmt.Fprintf(out, "## Topic scope (in_scope >= 0.5), %d training prompts per banking intent / MedQuAD question type\n\n", perClass)
+	fmt.Fprintf(out, "Training: %d banking and %d MedQuAD prompts (excluded below). The built-in \"other\" topic is the only negative class.\n\n",
+		len(bank.Allowed["banking"]), len(med.Allowed["medical"]))
+	fmt.Fprintln(out, "| file [split] | n | in scope of banking app | in scope of medical app |")
+	fmt.Fprintln(out, "|---|--:|--:|--:|")
+	for _, g := range groups {
+		a := res[g]
+		fmt.Fprintf(out, "| %s | %d | %.3f | %.3f |\n", g, a.n, float64(a.inB)/float64(a.n), float64(a.inM)/float64(a.n))
+	}
+	return nil
+}
