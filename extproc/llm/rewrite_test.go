@@ -68,6 +68,11 @@ func TestRewriteStringsInvalid(t *testing.T) {
 			}
 		})
 	}
+	unsorted := []Edit{{Start: 14, End: 18, NewText: "2"}, {Start: 5, End: 9, NewText: "1"}}
+	SortEdits(unsorted)
+	if out, err := RewriteStrings(body, unsorted); err != nil || string(out) != `{"a":"1","b":"2","n":12}` {
+		t.Fatalf("sorted edits: %s %v", out, err)
+	}
 	out, err := RewriteStrings(body, nil)
 	if err != nil || string(out) != string(body) {
 		t.Fatalf("no edits: %q %v", out, err)

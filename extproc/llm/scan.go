@@ -423,25 +423,6 @@ func (s *scanner) optStr() string {
 	return ""
 }
 
-// strEq reports whether the next value is a string equal to want, consuming
-// it either way. It does not allocate.
-func (s *scanner) strEq(want string) bool {
-	if s.peek() != '"' {
-		s.skip()
-		return false
-	}
-	start := s.i
-	end, simple := s.skipString()
-	if s.err != nil {
-		return false
-	}
-	if simple {
-		return string(s.b[start+1:end-1]) == want
-	}
-	s.scratch = s.appendUnescaped(s.scratch[:0], start, end)
-	return string(s.scratch) == want
-}
-
 func (s *scanner) shapeErr(want string) {
 	if s.err != nil {
 		return
