@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -859,5 +860,67 @@ func TestTraceStringForDemo(t *testing.T) {
 	}
 	if !bytes.Contains(e.gw.LastTrace().UpstreamRequest.Body, []byte("gpt-4o")) {
 		t.Error("upstream body not recorded")
+	}
+}
+
+func TestFromFilterConfig(t *testing.T) {
+	// What an envoy.yaml loader hands over for Ward's documented filter.
+	const wardFilter = `{
+	  "grpc_service": {"envoy_grpc": {"cluster_name": "ward"}, "timeout": "1s"},
+	  "processing_mode": {"request_header_mode": "SEND", "response_header_mode": "SEND",
+	    "request_body_mode": "BUFFERED", "response_body_mode": "BUFFERED",
+	    "request_trailer_mode": "SKIP", "response_trailer_mode": "SKIP"},
+	  "allow_mode_override": true,
+	  "message_timeout": "0.5s",
+	  "max_message_timeout": "2s",
+	  "route_cache_action": "CLEAR",
+	  "request_attributes": ["request.path"],
+	  "metadata_options": {"receiving_namespaces": {"untyped": ["ward"]}},
+	  "mutation_rules": {"disallow_is_error": true},
+	  "status_on_error": {"code": 503}
+	}`
+	var pb filterv3.ExternalProcessor
+	if err := protojson.Unmarshal([]byte(wardFilter), &pb); err != nil {
+		t.Fatal(err)
+	}
+	c, err := harness.FromFilterConfig(&pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ProcessorCluster != "ward" || !c.AllowModeOverride || c.MessageTimeout != 500*time.Millisecond ||
+		c.MaxMessageTimeout != 2*time.Second || c.RouteCacheAction != filterv3.ExternalProcessor_CLEAR ||
+		c.Mode.GetResponseBodyMode() != harness.BodyBuffered || c.StatusOnError != 503 ||
+		len(c.ReceivingNamespaces) != 1 || !c.MutationRules.GetDisallowIsError().GetValue() || c.RequestAttributes[0] != "request.path" {
+		t.Fatalf("config = %+v", c)
+	}
+
+	// The converted config drives a real exchange: the caller resolves the
+	// cluster and adds routes.
+	e := setup(t, c, continueAll)
+	if resp, _ := e.post(t, "/v1/chat/completions", chatBody); resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if got := len(e.gw.LastTrace().Messages); got != 8 {
+		t.Errorf("%d messages, want 8 (headers and buffered bodies both ways)", got)
+	}
+
+	pb2 := filterv3.ExternalProcessor{
+		GrpcService: &corev3.GrpcService{TargetSpecifier: &corev3.GrpcService_GoogleGrpc_{GoogleGrpc: &corev3.GrpcService_GoogleGrpc{TargetUri: "unix:///var/run/ward/ward.sock"}}},
+	}
+	if c, err := harness.FromFilterConfig(&pb2); err != nil || c.ProcessorAddr != "unix:///var/run/ward/ward.sock" {
+		t.Fatalf("google_grpc: %v %q", err, c.ProcessorAddr)
+	}
+
+	bad := filterv3.ExternalProcessor{
+		ObservabilityMode:      true,
+		DisableClearRouteCache: true,
+		RouteCacheAction:       filterv3.ExternalProcessor_RETAIN,
+		ProcessingMode:         &harness.ProcessingMode{ResponseBodyMode: filterv3.ProcessingMode_FULL_DUPLEX_STREAMED},
+	}
+	_, err = harness.FromFilterConfig(&bad)
+	for _, want := range []string{"grpc_service", "observability_mode", "route_cache_action", "processing_mode.response_body_mode"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
 	}
 }
