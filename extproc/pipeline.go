@@ -166,7 +166,7 @@ func (w *wardProcessor) RequestHeaders(ctx context.Context, hm *extprocv3.HttpHe
 		caller, err := w.p.Auth.Authenticate(h.get("authorization"), h.get("x-api-key"))
 		if err != nil {
 			ix.Err = err
-			return w.deny(ctx, http.StatusUnauthorized, "unauthenticated", err.Error()), nil
+			return w.deny(ctx, http.StatusUnauthorized, "invalid_api_key", err.Error()), nil
 		}
 		ix.Caller, ix.Authenticated = caller, true
 		w.setProfile(cfg.ProfileFor(ix.Path, caller.Team, caller.App, caller.Profile))
