@@ -27,7 +27,7 @@ const DefaultEntrypoint = "data.ward.decision"
 
 // Defaults for Options.
 const (
-	DefaultTimeout        = 25 * time.Millisecond
+	DefaultTimeout        = 100 * time.Millisecond
 	DefaultMaxBundleBytes = 64 << 20
 	DefaultPollInterval   = 30 * time.Second
 )
@@ -139,6 +139,9 @@ type snapshot struct {
 	compiler *ast.Compiler
 	store    storage.Store
 	queries  sync.Map // entrypoint → *rego.PreparedEvalQuery
+	// findings is false when no module reads input.detectors.phi.findings,
+	// so the input builder can leave the spans out.
+	findings bool
 }
 
 // New loads src, compiles it and prepares the entrypoints. It fails if the
@@ -209,8 +212,11 @@ func (e *Engine) load(ctx context.Context) (*snapshot, string, error) {
 		return nil, "", compiler.Errors
 	}
 	data := mergeData(l.data, e.opts.Data)
-	store := inmem.NewFromObject(data)
-	snap := &snapshot{revision: l.revision, loadedAt: time.Now(), compiler: compiler, store: store}
+	// AST values on read: data is converted once here, not on every
+	// evaluation that reads it.
+	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
+	snap := &snapshot{revision: l.revision, loadedAt: time.Now(), compiler: compiler, store: store,
+		findings: readsInput(compiler, findingsPath)}
 	e.entryMu.Lock()
 	eps := make([]string, 0, len(e.entrypoints))
 	for ep := range e.entrypoints {
@@ -304,9 +310,9 @@ func (e *Engine) decide(ctx context.Context, snap *snapshot, ep string, in *Inpu
 	defer cancel()
 	var rs rego.ResultSet
 	if tracer == nil {
-		rs, err = pq.Eval(ctx, rego.EvalParsedInput(in.AST()), rawResult)
+		rs, err = pq.Eval(ctx, rego.EvalParsedInput(in.ast(snap.findings)), rawResult)
 	} else {
-		rs, err = pq.Eval(ctx, rego.EvalParsedInput(in.AST()), rawResult, rego.EvalQueryTracer(tracer))
+		rs, err = pq.Eval(ctx, rego.EvalParsedInput(in.ast(snap.findings)), rawResult, rego.EvalQueryTracer(tracer))
 	}
 	if err != nil {
 		if topdown.IsCancel(err) || ctx.Err() != nil {
@@ -393,4 +399,42 @@ func (e *Engine) Explain(ctx context.Context, entrypoint string, in *Input) (Dec
 		d.Err = err
 	}
 	return d, buf, err
+}
+
+var findingsPath = []string{"detectors", "phi", "findings"}
+
+// readsInput reports whether any compiled rule may read input at path: a
+// reference to input whose constant prefix does not diverge from path (so
+// `input`, `input.detectors`, `input.detectors[x]` and
+// `input.detectors.phi.findings[_]` all count; `input.detectors.phi.count`
+// does not).
+func readsInput(c *ast.Compiler, path []string) bool {
+	found := false
+	for _, m := range c.Modules {
+		ast.WalkRefs(m, func(r ast.Ref) bool {
+			if found || !r.HasPrefix(ast.InputRootRef) {
+				return found
+			}
+			for i, p := range path {
+				if i+1 >= len(r) {
+					found = true // the ref covers the whole subtree
+					return true
+				}
+				s, ok := r[i+1].Value.(ast.String)
+				if !ok {
+					found = true // dynamic access
+					return true
+				}
+				if string(s) != p {
+					return false // a different branch of input
+				}
+			}
+			found = true
+			return true
+		})
+		if found {
+			return true
+		}
+	}
+	return false
 }

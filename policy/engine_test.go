@@ -17,6 +17,9 @@ import (
 
 func newEngine(t testing.TB, src Source, opts Options) *Engine {
 	t.Helper()
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Second // shared CI machines are slow; deadline tests set their own
+	}
 	if opts.Logger == nil {
 		opts.Logger = quietLogger()
 	}
@@ -494,4 +497,37 @@ func tamper(t *testing.T, priv string) []byte {
 	good := buildBundle(t, "t1", map[string]string{"ward/p.rego": allowPolicy("good")}, nil, priv)
 	b := buildBundle(t, "t1", map[string]string{"ward/p.rego": allowPolicy("evil")}, nil, "")
 	return spliceSignature(t, good, b)
+}
+
+func TestFindingsOnlyWhenRead(t *testing.T) {
+	tests := []struct {
+		policy string
+		reads  bool
+	}{
+		{`decision := {"allow": input.detectors.phi.count == 0}`, false},
+		{`decision := {"allow": count(input.detectors.phi.findings) == 0}`, true},
+		{`decision := {"allow": count(input.detectors.phi) == 0}`, true},
+		{`decision := {"allow": count(input) == 0}`, true},
+		{"decision := {\"allow\": true} if {\n\tsome k\n\tinput.detectors[k]\n}", true},
+		{`decision := {"allow": input.route.baa}`, false},
+	}
+	for _, tc := range tests {
+		e := newEngine(t, fsSource(map[string]string{"p.rego": "package ward\n\n" + tc.policy + "\n"}), Options{})
+		if got := e.cur.Load().findings; got != tc.reads {
+			t.Errorf("%s: reads findings = %v, want %v", tc.policy, got, tc.reads)
+		}
+	}
+	// Ward's own library decides from the per-type summaries.
+	if newEngine(t, Embedded(), Options{}).cur.Load().findings {
+		t.Error("embedded library reads findings; the hot path would carry every span")
+	}
+	// A policy that reads findings gets them.
+	e := newEngine(t, fsSource(map[string]string{"p.rego": `package ward
+
+decision := {"allow": true, "tags": [f.type | some f in input.detectors.phi.findings]}
+`}), Options{})
+	d, err := e.Decide(context.Background(), "", &Input{Detectors: Detectors{PHI: PHI{Findings: []Finding{{Type: "MRN"}}}}})
+	if err != nil || len(d.Tags) != 1 || d.Tags[0] != "MRN" {
+		t.Errorf("findings not passed: %+v %v", d, err)
+	}
 }

@@ -94,10 +94,6 @@ func clinicalPrompt(size int) (string, []Finding) {
 // bytes and its findings.
 func clinicalInput(size int) *Input {
 	text, findings := clinicalPrompt(size)
-	byType := map[string]int{}
-	for _, f := range findings {
-		byType[f.Type]++
-	}
 	return &Input{
 		Version:  InputVersion,
 		Phase:    PhaseRequest,
@@ -113,7 +109,7 @@ func clinicalInput(size int) *Input {
 		Tools:     []Tool{},
 		ToolCalls: []ToolCall{},
 		Detectors: Detectors{
-			PHI:   PHI{Count: len(findings), ByType: byType, Findings: findings},
+			PHI:   PHI{Findings: findings}, // count and by_type are derived
 			Topic: &Topic{InScope: true, Nearest: "clinical_documentation", Score: 0.9},
 		},
 		Tokens: Tokens{PromptEstimate: int64(size / 4), MaxOutput: 512},

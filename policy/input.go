@@ -86,11 +86,15 @@ type Detectors struct {
 }
 
 // PHI summarises PHI findings. Spans only: the matched text never enters
-// the policy input.
+// the policy input. Count, ByType and NewByType are derived from Findings
+// when left zero/nil, so the caller only has to fill Findings.
 type PHI struct {
-	Count    int            `json:"count"`
-	ByType   map[string]int `json:"by_type"`
-	Findings []Finding      `json:"findings"`
+	Count  int            `json:"count"`
+	ByType map[string]int `json:"by_type"`
+	// NewByType counts output findings whose value was not in the
+	// caller's input (InInput false): PHI the model produced.
+	NewByType map[string]int `json:"new_by_type"`
+	Findings  []Finding      `json:"findings"`
 }
 
 // Finding is one PHI span. Role is the message role for prompt findings
@@ -220,192 +224,331 @@ var (
 	kEnd, kScore, kInInput, kRules, kInScope, kNearest, kPromptEstimate  = key("end"), key("score"), key("in_input"), key("rules"), key("in_scope"), key("nearest"), key("prompt_estimate")
 	kMaxOutput, kBudget, kLimit, kSpent, kRemaining, kUnit, kBAA         = key("max_output"), key("budget"), key("limit"), key("spent"), key("remaining"), key("unit"), key("baa")
 	kAllowedPHI, kDelta, kFinishReason, kUsage, kInputTokens, kOutTokens = key("allowed_phi"), key("delta"), key("finish_reason"), key("usage"), key("input_tokens"), key("output_tokens")
-	kPresent                                                             = key("present")
+	kPresent, kNewByType                                                 = key("present"), key("new_by_type")
 )
 
 func key(s string) *ast.Term { return ast.StringTerm(s) }
 
-func str(s string) *ast.Term {
+// Terms for values that repeat in every document.
+var (
+	emptyString = ast.StringTerm("")
+	constTerms  = func() map[string]*ast.Term {
+		m := map[string]*ast.Term{}
+		for _, s := range []string{
+			"request", "response", "response_chunk", "clinical", "internal", "passthrough",
+			"system", "user", "assistant", "tool", "output",
+			"openai", "anthropic", "chat_completions", "responses", "messages", "unparsed",
+			"stop", "length", "end_turn", "tool_calls", "tool_use", "tokens", "usd",
+		} {
+			m[s] = ast.StringTerm(s)
+		}
+		return m
+	}()
+)
+
+// builder allocates the document's terms from one slab and shares terms
+// for repeated short strings (roles, finding types): a 4 KB prompt with
+// dozens of findings then costs a few hundred allocations, not thousands.
+type builder struct {
+	slab  []ast.Term
+	cache [16]struct {
+		s string
+		t *ast.Term
+	}
+	ncache   int
+	findings bool
+}
+
+func (b *builder) term(v ast.Value) *ast.Term {
+	if len(b.slab) == 0 {
+		b.slab = make([]ast.Term, 32)
+	}
+	t := &b.slab[0]
+	b.slab = b.slab[1:]
+	t.Value = v
+	return t
+}
+
+func (b *builder) obj(pairs ...[2]*ast.Term) *ast.Term { return b.term(ast.NewObject(pairs...)) }
+
+func (b *builder) str(s string) *ast.Term {
 	if s == "" {
 		return emptyString
 	}
-	return ast.NewTerm(ast.String(s))
+	if t, ok := constTerms[s]; ok {
+		return t
+	}
+	return b.term(ast.String(s))
 }
 
-var emptyString = ast.StringTerm("")
+// sym is str for short values likely to repeat within one document.
+func (b *builder) sym(s string) *ast.Term {
+	if len(s) > 32 {
+		return b.str(s)
+	}
+	for i := range b.ncache {
+		if b.cache[i].s == s {
+			return b.cache[i].t
+		}
+	}
+	t := b.str(s)
+	if b.ncache < len(b.cache) {
+		b.cache[b.ncache].s, b.cache[b.ncache].t = s, t
+		b.ncache++
+	}
+	return t
+}
 
-func integer[T int | int64](n T) *ast.Term {
+func (b *builder) int(n int64) *ast.Term {
 	if n >= 0 && n < 512 {
 		return ast.InternedTerm(int(n))
 	}
-	return ast.NewTerm(ast.Number(strconv.FormatInt(int64(n), 10)))
+	return b.term(ast.Number(strconv.FormatInt(n, 10)))
 }
 
-func float(f float64) *ast.Term {
+func (b *builder) float(f float64) *ast.Term {
 	if f == 0 {
 		return ast.InternedTerm(0)
 	}
-	return ast.NewTerm(ast.Number(strconv.FormatFloat(f, 'g', -1, 64)))
+	if f == 1 {
+		return ast.InternedTerm(1)
+	}
+	return b.term(ast.Number(strconv.FormatFloat(f, 'g', -1, 64)))
 }
 
-func boolean(b bool) *ast.Term { return ast.InternedTerm(b) }
+func boolean(v bool) *ast.Term { return ast.InternedTerm(v) }
 
-// AST returns the input document as an OPA value. Strings are shared with
-// in (no copies); the caller must not modify in while a decision using the
-// value runs.
-func (in *Input) AST() ast.Value {
+// AST returns the input document as an OPA value, built directly (no JSON
+// round trip). Strings are shared with in, not copied; the caller must not
+// modify in while a decision using the value runs.
+func (in *Input) AST() ast.Value { return in.ast(true) }
+
+// ast builds the document; withFindings false leaves out
+// detectors.phi.findings (the engine does so when no loaded policy reads
+// it: spans are the bulk of the document's allocations).
+func (in *Input) ast(withFindings bool) ast.Value {
 	version := in.Version
 	if version == 0 {
 		version = InputVersion
 	}
+	b := builder{slab: make([]ast.Term, in.termEstimate(withFindings)), findings: withFindings}
 	pairs := make([][2]*ast.Term, 0, 15)
 	pairs = append(pairs,
-		[2]*ast.Term{kVersion, integer(version)},
-		[2]*ast.Term{kPhase, str(string(in.Phase))},
-		[2]*ast.Term{kProfile, str(in.Profile)},
-		[2]*ast.Term{kIdentity, ast.ObjectTerm(
-			[2]*ast.Term{kTeam, str(in.Identity.Team)},
-			[2]*ast.Term{kApp, str(in.Identity.App)},
-			[2]*ast.Term{kKeyID, str(in.Identity.KeyID)},
-			[2]*ast.Term{kEndUser, str(in.Identity.EndUser)},
+		[2]*ast.Term{kVersion, b.int(int64(version))},
+		[2]*ast.Term{kPhase, b.str(string(in.Phase))},
+		[2]*ast.Term{kProfile, b.str(in.Profile)},
+		[2]*ast.Term{kIdentity, b.obj(
+			[2]*ast.Term{kTeam, b.str(in.Identity.Team)},
+			[2]*ast.Term{kApp, b.str(in.Identity.App)},
+			[2]*ast.Term{kKeyID, b.str(in.Identity.KeyID)},
+			[2]*ast.Term{kEndUser, b.str(in.Identity.EndUser)},
 		)},
-		[2]*ast.Term{kProvider, str(in.Provider)},
-		[2]*ast.Term{kModel, str(in.Model)},
-		[2]*ast.Term{kEndpoint, str(in.Endpoint)},
+		[2]*ast.Term{kProvider, b.str(in.Provider)},
+		[2]*ast.Term{kModel, b.str(in.Model)},
+		[2]*ast.Term{kEndpoint, b.str(in.Endpoint)},
 		[2]*ast.Term{kStream, boolean(in.Stream)},
-		[2]*ast.Term{kMessages, messagesTerm(in.Messages)},
-		[2]*ast.Term{kTools, toolsTerm(in.Tools)},
-		[2]*ast.Term{kToolCalls, toolCallsTerm(in.ToolCalls)},
-		[2]*ast.Term{kDetectors, in.Detectors.term()},
-		[2]*ast.Term{kTokens, in.Tokens.term()},
-		[2]*ast.Term{kRoute, in.Route.term()},
+		[2]*ast.Term{kMessages, b.messages(in.Messages)},
+		[2]*ast.Term{kTools, b.tools(in.Tools)},
+		[2]*ast.Term{kToolCalls, b.toolCalls(in.ToolCalls)},
+		[2]*ast.Term{kDetectors, b.detectors(&in.Detectors)},
+		[2]*ast.Term{kTokens, b.tokens(&in.Tokens)},
+		[2]*ast.Term{kRoute, b.route(&in.Route)},
 	)
 	if in.Output != nil {
-		pairs = append(pairs, [2]*ast.Term{kOutput, in.Output.term()})
+		pairs = append(pairs, [2]*ast.Term{kOutput, b.output(in.Output)})
 	}
 	return ast.NewObject(pairs...)
 }
 
-func messagesTerm(ms []Message) *ast.Term {
+// termEstimate sizes the slab so one allocation usually suffices.
+func (in *Input) termEstimate(withFindings bool) int {
+	n := 40 + 4*len(in.Messages) + 4*len(in.Tools) + 4*len(in.ToolCalls) + 2*len(in.Route.AllowedPHI)
+	if withFindings {
+		n += 6 * len(in.Detectors.PHI.Findings)
+	}
+	if in.Output != nil {
+		n += 12 + 4*len(in.Output.ToolCalls)
+	}
+	return n
+}
+
+func (b *builder) messages(ms []Message) *ast.Term {
 	terms := make([]*ast.Term, len(ms))
 	for i := range ms {
 		m := &ms[i]
-		terms[i] = ast.ObjectTerm(
-			[2]*ast.Term{kRole, str(m.Role)},
-			[2]*ast.Term{kText, str(m.Text)},
-			[2]*ast.Term{kIndex, integer(m.Index)},
+		terms[i] = b.obj(
+			[2]*ast.Term{kRole, b.sym(m.Role)},
+			[2]*ast.Term{kText, b.str(m.Text)},
+			[2]*ast.Term{kIndex, b.int(int64(m.Index))},
 		)
 	}
-	return ast.ArrayTerm(terms...)
+	return b.term(ast.NewArray(terms...))
 }
 
-func toolsTerm(ts []Tool) *ast.Term {
+func (b *builder) tools(ts []Tool) *ast.Term {
 	terms := make([]*ast.Term, len(ts))
 	for i := range ts {
 		t := &ts[i]
-		terms[i] = ast.ObjectTerm(
-			[2]*ast.Term{kName, str(t.Name)},
-			[2]*ast.Term{kDescription, str(t.Description)},
-			[2]*ast.Term{kParameters, str(t.Parameters)},
+		terms[i] = b.obj(
+			[2]*ast.Term{kName, b.str(t.Name)},
+			[2]*ast.Term{kDescription, b.str(t.Description)},
+			[2]*ast.Term{kParameters, b.str(t.Parameters)},
 		)
 	}
-	return ast.ArrayTerm(terms...)
+	return b.term(ast.NewArray(terms...))
 }
 
-func toolCallsTerm(cs []ToolCall) *ast.Term {
+func (b *builder) toolCalls(cs []ToolCall) *ast.Term {
 	terms := make([]*ast.Term, len(cs))
 	for i := range cs {
 		c := &cs[i]
-		terms[i] = ast.ObjectTerm(
-			[2]*ast.Term{kID, str(c.ID)},
-			[2]*ast.Term{kName, str(c.Name)},
-			[2]*ast.Term{kArguments, str(c.Arguments)},
+		terms[i] = b.obj(
+			[2]*ast.Term{kID, b.str(c.ID)},
+			[2]*ast.Term{kName, b.sym(c.Name)},
+			[2]*ast.Term{kArguments, b.str(c.Arguments)},
 		)
 	}
-	return ast.ArrayTerm(terms...)
+	return b.term(ast.NewArray(terms...))
 }
 
-func stringsTerm(ss []string) *ast.Term {
+func (b *builder) strings(ss []string) *ast.Term {
 	terms := make([]*ast.Term, len(ss))
 	for i, s := range ss {
-		terms[i] = str(s)
+		terms[i] = b.sym(s)
 	}
-	return ast.ArrayTerm(terms...)
+	return b.term(ast.NewArray(terms...))
 }
 
-func (d *Detectors) term() *ast.Term {
-	byType := make([][2]*ast.Term, 0, len(d.PHI.ByType))
-	for t, n := range d.PHI.ByType {
-		byType = append(byType, [2]*ast.Term{str(t), integer(n)})
+// countMap renders a type → count map; when m is nil it is derived from
+// findings selected by keep.
+func (b *builder) countMap(m map[string]int, findings []Finding, keep func(*Finding) bool) *ast.Term {
+	if m == nil {
+		// Derive in document order without a Go map: types are few.
+		var types [16]string
+		var counts [16]int64
+		n := 0
+		obj := ast.NewObject()
+		for i := range findings {
+			f := &findings[i]
+			if !keep(f) {
+				continue
+			}
+			j := 0
+			for j < n && types[j] != f.Type {
+				j++
+			}
+			if j == n {
+				if n == len(types) {
+					// Many distinct types: fall back to the object itself.
+					k := b.sym(f.Type)
+					prev := obj.Get(k)
+					c := int64(1)
+					if prev != nil {
+						c0, _ := prev.Value.(ast.Number).Int64()
+						c = c0 + 1
+					}
+					obj.Insert(k, b.int(c))
+					continue
+				}
+				types[n] = f.Type
+				n++
+			}
+			counts[j]++
+		}
+		for j := range n {
+			obj.Insert(b.sym(types[j]), b.int(counts[j]))
+		}
+		return b.term(obj)
 	}
-	findings := make([]*ast.Term, len(d.PHI.Findings))
-	for i := range d.PHI.Findings {
+	pairs := make([][2]*ast.Term, 0, len(m))
+	for t, c := range m {
+		pairs = append(pairs, [2]*ast.Term{b.sym(t), b.int(int64(c))})
+	}
+	return b.term(ast.NewObject(pairs...))
+}
+
+func isNew(f *Finding) bool { return f.Role == "output" && !f.InInput }
+func isAny(*Finding) bool   { return true }
+
+func (b *builder) detectors(d *Detectors) *ast.Term {
+	var findings []*ast.Term
+	if b.findings {
+		findings = make([]*ast.Term, len(d.PHI.Findings))
+	}
+	for i := range findings {
 		f := &d.PHI.Findings[i]
-		findings[i] = ast.ObjectTerm(
-			[2]*ast.Term{kType, str(f.Type)},
-			[2]*ast.Term{kRole, str(f.Role)},
-			[2]*ast.Term{kMessageIndex, integer(f.MessageIndex)},
-			[2]*ast.Term{kStart, integer(f.Start)},
-			[2]*ast.Term{kEnd, integer(f.End)},
-			[2]*ast.Term{kScore, float(f.Score)},
+		findings[i] = b.obj(
+			[2]*ast.Term{kType, b.sym(f.Type)},
+			[2]*ast.Term{kRole, b.sym(f.Role)},
+			[2]*ast.Term{kMessageIndex, b.int(int64(f.MessageIndex))},
+			[2]*ast.Term{kStart, b.int(int64(f.Start))},
+			[2]*ast.Term{kEnd, b.int(int64(f.End))},
+			[2]*ast.Term{kScore, b.float(f.Score)},
 			[2]*ast.Term{kInInput, boolean(f.InInput)},
 		)
 	}
+	count := d.PHI.Count
+	if count == 0 {
+		count = len(d.PHI.Findings)
+	}
+	phi := [][2]*ast.Term{
+		{kCount, b.int(int64(count))},
+		{kByType, b.countMap(d.PHI.ByType, d.PHI.Findings, isAny)},
+		{kNewByType, b.countMap(d.PHI.NewByType, d.PHI.Findings, isNew)},
+	}
+	if b.findings {
+		phi = append(phi, [2]*ast.Term{kFindings, b.term(ast.NewArray(findings...))})
+	}
 	pairs := make([][2]*ast.Term, 1, 3)
-	pairs[0] = [2]*ast.Term{kPHI, ast.ObjectTerm(
-		[2]*ast.Term{kCount, integer(d.PHI.Count)},
-		[2]*ast.Term{kByType, ast.ObjectTerm(byType...)},
-		[2]*ast.Term{kFindings, ast.ArrayTerm(findings...)},
-	)}
+	pairs[0] = [2]*ast.Term{kPHI, b.obj(phi...)}
 	if d.Injection != nil {
-		pairs = append(pairs, [2]*ast.Term{kInjection, ast.ObjectTerm(
-			[2]*ast.Term{kScore, float(d.Injection.Score)},
-			[2]*ast.Term{kRules, stringsTerm(d.Injection.Rules)},
+		pairs = append(pairs, [2]*ast.Term{kInjection, b.obj(
+			[2]*ast.Term{kScore, b.float(d.Injection.Score)},
+			[2]*ast.Term{kRules, b.strings(d.Injection.Rules)},
 		)})
 	}
 	if d.Topic != nil {
-		pairs = append(pairs, [2]*ast.Term{kTopic, ast.ObjectTerm(
+		pairs = append(pairs, [2]*ast.Term{kTopic, b.obj(
 			[2]*ast.Term{kInScope, boolean(d.Topic.InScope)},
-			[2]*ast.Term{kNearest, str(d.Topic.Nearest)},
-			[2]*ast.Term{kScore, float(d.Topic.Score)},
+			[2]*ast.Term{kNearest, b.sym(d.Topic.Nearest)},
+			[2]*ast.Term{kScore, b.float(d.Topic.Score)},
 		)})
 	}
-	return ast.ObjectTerm(pairs...)
+	return b.obj(pairs...)
 }
 
-func (t *Tokens) term() *ast.Term {
-	pairs := [][2]*ast.Term{
-		{kPromptEstimate, integer(t.PromptEstimate)},
-		{kMaxOutput, integer(t.MaxOutput)},
-	}
-	if b := t.Budget; b != nil {
-		pairs = append(pairs, [2]*ast.Term{kBudget, ast.ObjectTerm(
-			[2]*ast.Term{kLimit, float(b.Limit)},
-			[2]*ast.Term{kSpent, float(b.Spent)},
-			[2]*ast.Term{kRemaining, float(b.Remaining)},
-			[2]*ast.Term{kUnit, str(b.Unit)},
+func (b *builder) tokens(t *Tokens) *ast.Term {
+	pairs := make([][2]*ast.Term, 2, 3)
+	pairs[0] = [2]*ast.Term{kPromptEstimate, b.int(t.PromptEstimate)}
+	pairs[1] = [2]*ast.Term{kMaxOutput, b.int(t.MaxOutput)}
+	if bu := t.Budget; bu != nil {
+		pairs = append(pairs, [2]*ast.Term{kBudget, b.obj(
+			[2]*ast.Term{kLimit, b.float(bu.Limit)},
+			[2]*ast.Term{kSpent, b.float(bu.Spent)},
+			[2]*ast.Term{kRemaining, b.float(bu.Remaining)},
+			[2]*ast.Term{kUnit, b.str(bu.Unit)},
 		)})
 	}
-	return ast.ObjectTerm(pairs...)
+	return b.obj(pairs...)
 }
 
-func (r *Route) term() *ast.Term {
-	return ast.ObjectTerm(
-		[2]*ast.Term{kName, str(r.Name)},
+func (b *builder) route(r *Route) *ast.Term {
+	return b.obj(
+		[2]*ast.Term{kName, b.str(r.Name)},
 		[2]*ast.Term{kBAA, boolean(r.BAA)},
-		[2]*ast.Term{kAllowedPHI, stringsTerm(r.AllowedPHI)},
+		[2]*ast.Term{kAllowedPHI, b.strings(r.AllowedPHI)},
 	)
 }
 
-func (o *Output) term() *ast.Term {
-	return ast.ObjectTerm(
-		[2]*ast.Term{kText, str(o.Text)},
-		[2]*ast.Term{kDelta, str(o.Delta)},
-		[2]*ast.Term{kToolCalls, toolCallsTerm(o.ToolCalls)},
-		[2]*ast.Term{kFinishReason, str(o.FinishReason)},
-		[2]*ast.Term{kUsage, ast.ObjectTerm(
-			[2]*ast.Term{kInputTokens, integer(o.Usage.InputTokens)},
-			[2]*ast.Term{kOutTokens, integer(o.Usage.OutputTokens)},
+func (b *builder) output(o *Output) *ast.Term {
+	return b.obj(
+		[2]*ast.Term{kText, b.str(o.Text)},
+		[2]*ast.Term{kDelta, b.str(o.Delta)},
+		[2]*ast.Term{kToolCalls, b.toolCalls(o.ToolCalls)},
+		[2]*ast.Term{kFinishReason, b.str(o.FinishReason)},
+		[2]*ast.Term{kUsage, b.obj(
+			[2]*ast.Term{kInputTokens, b.int(o.Usage.InputTokens)},
+			[2]*ast.Term{kOutTokens, b.int(o.Usage.OutputTokens)},
 			[2]*ast.Term{kPresent, boolean(o.Usage.Present)},
 		)},
 	)

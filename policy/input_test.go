@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,10 +29,16 @@ func TestInputASTMatchesJSON(t *testing.T) {
 	full.Tokens.Budget = &Budget{Limit: 100, Spent: 99.5, Remaining: 0.5, Unit: "usd"}
 	full.Tokens.PromptEstimate = 1 << 40
 	full.Route = Route{Name: "azure", BAA: true, AllowedPHI: []string{"MRN"}}
+	full.Detectors.PHI.Count = len(full.Detectors.PHI.Findings)
+	full.Detectors.PHI.ByType = map[string]int{}
+	for _, f := range full.Detectors.PHI.Findings {
+		full.Detectors.PHI.ByType[f.Type]++
+	}
+	full.Detectors.PHI.NewByType = map[string]int{}
 	full.Output = &Output{Text: "ok", Delta: "k", ToolCalls: []ToolCall{}, FinishReason: "stop", Usage: Usage{InputTokens: 10, OutputTokens: 700, Present: true}}
 
 	minimal := &Input{Version: 1, Phase: PhaseResponseChunk, Messages: []Message{}, Tools: []Tool{}, ToolCalls: []ToolCall{},
-		Detectors: Detectors{PHI: PHI{ByType: map[string]int{}, Findings: []Finding{}}}, Route: Route{AllowedPHI: []string{}}}
+		Detectors: Detectors{PHI: PHI{ByType: map[string]int{}, NewByType: map[string]int{}, Findings: []Finding{}}}, Route: Route{AllowedPHI: []string{}}}
 
 	for name, in := range map[string]*Input{"full": full, "minimal": minimal} {
 		t.Run(name, func(t *testing.T) {
@@ -51,6 +58,42 @@ func TestInputASTMatchesJSON(t *testing.T) {
 				t.Errorf("AST differs from JSON:\n got %s\nwant %s", got, want)
 			}
 		})
+	}
+}
+
+func TestInputDerivesPHISummary(t *testing.T) {
+	in := &Input{Detectors: Detectors{PHI: PHI{Findings: []Finding{
+		{Type: "NAME", Role: "output", InInput: true},
+		{Type: "NAME", Role: "output"},
+		{Type: "PHONE", Role: "output"},
+		{Type: "DOB", Role: "user"},
+	}}}}
+	// More distinct types than the builder's small table.
+	for i := range 20 {
+		in.Detectors.PHI.Findings = append(in.Detectors.PHI.Findings, Finding{Type: "T" + strconv.Itoa(i%18), Role: "output"})
+	}
+	phi := in.AST().(ast.Object).Get(ast.StringTerm("detectors")).Value.(ast.Object).Get(ast.StringTerm("phi")).Value.(ast.Object)
+	get := func(field, typ string) int {
+		t := phi.Get(ast.StringTerm(field)).Value.(ast.Object).Get(ast.StringTerm(typ))
+		if t == nil {
+			return 0
+		}
+		n, _ := t.Value.(ast.Number).Int()
+		return n
+	}
+	if c, _ := phi.Get(ast.StringTerm("count")).Value.(ast.Number).Int(); c != 24 {
+		t.Errorf("count = %d", c)
+	}
+	for _, c := range []struct {
+		field, typ string
+		want       int
+	}{
+		{"by_type", "NAME", 2}, {"by_type", "DOB", 1}, {"by_type", "T0", 2}, {"by_type", "T17", 1},
+		{"new_by_type", "NAME", 1}, {"new_by_type", "PHONE", 1}, {"new_by_type", "DOB", 0}, {"new_by_type", "T1", 2},
+	} {
+		if got := get(c.field, c.typ); got != c.want {
+			t.Errorf("%s[%s] = %d, want %d", c.field, c.typ, got, c.want)
+		}
 	}
 }
 

@@ -21,28 +21,28 @@ baa if data.ward.config.providers[target_provider].baa == true
 # target_provider is where the request will go after model routing.
 target_provider := object.get(models.route, "provider", input.provider)
 
-allowed_phi := lib.upper_set(object.get(input, ["route", "allowed_phi"], []))
+allowed_phi := lib.upper_set(object.get(input.route, "allowed_phi", []))
 
-block_types := lib.upper_set(cfg.block_types)
+block_types := {t | some t in cfg.block_types}
 
 patient_facing if data.ward.config.apps[input.identity.app].patient_facing == true
 
-# PHI the caller put in the prompt (request phase).
+# PHI types the caller put in the prompt (request phase). The input's
+# by_type summary keeps this independent of the number of findings.
 prompt_types contains t if {
 	input.phase == "request"
-	some f in input.detectors.phi.findings
-	f.role != "output"
-	t := upper(f.type)
+	some typ, n in input.detectors.phi.by_type
+	n > 0
+	t := upper(typ)
 	not t in allowed_phi
 }
 
-# PHI in the model's output that was not in the caller's own input.
+# PHI types in the model's output that were not in the caller's own input.
 output_types contains t if {
 	input.phase in lib.response_phases
-	some f in input.detectors.phi.findings
-	f.role == "output"
-	not f.in_input
-	t := upper(f.type)
+	some typ, n in input.detectors.phi.new_by_type
+	n > 0
+	t := upper(typ)
 	not t in allowed_phi
 }
 

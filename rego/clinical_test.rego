@@ -15,8 +15,22 @@ req(provider, findings) := {
 	"stream": false,
 	"messages": [{"role": "user", "text": "Patient John Smith, DOB 01/02/1960"}],
 	"tokens": {"prompt_estimate": 100, "max_output": 500},
-	"detectors": {"phi": {"count": count(findings), "findings": findings}},
+	"detectors": {"phi": summary(findings)},
 	"route": {"baa": false, "allowed_phi": []},
+}
+
+# summary builds the phi detector document the way Ward's input builder does.
+summary(findings) := {
+	"count": count(findings),
+	"by_type": {t: n | some f in findings; t := f.type; n := count([1 | some g in findings; g.type == t])},
+	"new_by_type": {t: n |
+		some f in findings
+		f.role == "output"
+		not f.in_input
+		t := f.type
+		n := count([1 | some g in findings; g.type == t; g.role == "output"; not g.in_input])
+	},
+	"findings": findings,
 }
 
 resp(app, text, findings) := {
@@ -27,7 +41,7 @@ resp(app, text, findings) := {
 	"provider": "openai",
 	"model": "gpt-4o-mini",
 	"tokens": {"prompt_estimate": 100, "max_output": 500},
-	"detectors": {"phi": {"count": count(findings), "findings": findings}},
+	"detectors": {"phi": summary(findings)},
 	"output": {"text": text},
 	"route": {"baa": false, "allowed_phi": []},
 }

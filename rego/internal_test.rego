@@ -9,7 +9,7 @@ base := {
 	"provider": "openai",
 	"model": "gpt-4o",
 	"tokens": {"prompt_estimate": 500, "max_output": 1000},
-	"detectors": {"phi": {"count": 2, "by_type": {"NAME": 1, "SSN": 1}, "findings": [
+	"detectors": {"phi": {"count": 2, "by_type": {"NAME": 1, "SSN": 1}, "new_by_type": {}, "findings": [
 		{"type": "NAME", "role": "user", "message_index": 0, "start": 0, "end": 4, "score": 0.9},
 		{"type": "SSN", "role": "user", "message_index": 0, "start": 10, "end": 21, "score": 0.99},
 	]}},

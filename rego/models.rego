@@ -7,15 +7,17 @@ import data.ward.lib
 
 team_cfg := object.get(data.ward.config.models.teams, input.identity.team, data.ward.config.models.default)
 
-allowed(m) if "*" in team_cfg.allow
+# requested_allowed is a rule, not a function, so it is evaluated once
+# per decision.
+requested_allowed if "*" in team_cfg.allow
 
-allowed(m) if m in team_cfg.allow
+requested_allowed if input.model in team_cfg.allow
 
 fallback := team_cfg.fallback if team_cfg.fallback != ""
 
-target := input.model if allowed(input.model)
+target := input.model if requested_allowed
 
-target := fallback if not allowed(input.model)
+target := fallback if not requested_allowed
 
 rerouted if target != input.model
 
