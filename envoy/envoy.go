@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	// Every typed_config type the configs in this repository reference.
 	// protojson resolves "@type" through the global registry, so a type that
@@ -357,4 +358,43 @@ func EffectiveExtProc(b *bootstrapv3.Bootstrap, authority, path string, headers 
 		s.apply(pr)
 	}
 	return s, nil
+}
+
+// PerRouteFor returns the ExtProcPerRoute Envoy applies to a request to
+// authority and path (route configuration, virtual host and route levels
+// merged, the route matched before Ward runs), as one message an emulator
+// can attach to its own route: {disabled: true}, or overrides carrying the
+// effective processing_mode and failure_mode_allow. It returns nil when no
+// level configures ext_proc.
+func PerRouteFor(b *bootstrapv3.Bootstrap, authority, path string) (*extprocv3.ExtProcPerRoute, error) {
+	rc, err := RouteConfig(b)
+	if err != nil {
+		return nil, err
+	}
+	m, err := SelectRoute(rc, authority, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	var configured bool
+	for _, tpfc := range []map[string]*anypb.Any{
+		rc.GetTypedPerFilterConfig(), m.VirtualHost.GetTypedPerFilterConfig(), m.Route.GetTypedPerFilterConfig(),
+	} {
+		if _, ok := tpfc[ExtProcFilterName]; ok {
+			configured = true
+		}
+	}
+	if !configured {
+		return nil, nil
+	}
+	s, err := EffectiveExtProc(b, authority, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if s.Disabled {
+		return &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Disabled{Disabled: true}}, nil
+	}
+	return &extprocv3.ExtProcPerRoute{Override: &extprocv3.ExtProcPerRoute_Overrides{Overrides: &extprocv3.ExtProcOverrides{
+		ProcessingMode:   s.Mode,
+		FailureModeAllow: wrapperspb.Bool(s.FailureModeAllow),
+	}}}, nil
 }

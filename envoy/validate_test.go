@@ -71,7 +71,6 @@ typed_config:
   "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor
   grpc_service: { envoy_grpc: { cluster_name: "" } }
 `, "ClusterName"},
-		{"deprecated field", extProc + "  processing_mode: {}\n  async_mode: true\n", "async_mode"},
 		{"not yaml", "name: [", "yaml"},
 		{"empty", "", "empty"},
 	}
@@ -87,6 +86,15 @@ typed_config:
 				t.Fatalf("error %q does not mention %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestDeprecatedFieldRejected: a config leaning on a deprecated field
+// (here ExtProcOverrides.async_mode) would break on a future Envoy.
+func TestDeprecatedFieldRejected(t *testing.T) {
+	err := Unmarshal([]byte("overrides: { async_mode: true }\n"), &extprocv3.ExtProcPerRoute{})
+	if err == nil || !strings.Contains(err.Error(), "async_mode: deprecated field") {
+		t.Fatalf("err = %v, want a deprecated-field error for async_mode", err)
 	}
 }
 
