@@ -71,6 +71,21 @@ var ctxWords = map[string]ctx{
 // offset pos: all of them, and those of the nearest word carrying an ID kind.
 func (st *state) ctxAt(pos int) (all, nearest ctx) {
 	s := st.v.s
+	// Reuse the previous answer when no letter lies between the two
+	// positions (the groups of "4111 1111 1111 1111" share one context).
+	if st.ctxOK && st.ctxPos <= pos && pos-st.ctxPos < 32 {
+		same := true
+		for k := st.ctxPos; k < pos; k++ {
+			if isLetter(s[k]) {
+				same = false
+				break
+			}
+		}
+		if same {
+			return st.ctxAll, st.ctxNear
+		}
+	}
+	defer func() { st.ctxOK, st.ctxPos, st.ctxAll, st.ctxNear = true, pos, all, nearest }()
 	lo := max(0, pos-48)
 	words := 0
 	var buf [16]byte

@@ -22,6 +22,11 @@ type grp struct {
 const maxGroups = 24
 
 type state struct {
+	// ctxAt cache, valid within one segment
+	ctxOK           bool
+	ctxPos          int
+	ctxAll, ctxNear ctx
+
 	v      view
 	cands  []cand
 	groups [maxGroups]grp
