@@ -239,9 +239,15 @@ func report(rows []row, th float64, out io.Writer) {
 			return r.file
 		})
 		worst, worstName := 0.0, ""
-		for name, c := range file {
+		names := make([]string, 0, len(file))
+		for name := range file {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			c := file[name]
 			if c.fp+c.tn > 0 && c.tp+c.fn == 0 || strings.HasPrefix(name, "jbb") {
-				if v := c.fpr(); v >= worst {
+				if v := c.fpr(); v > worst || worstName == "" {
 					worst, worstName = v, name
 				}
 			}
