@@ -45,6 +45,13 @@ func BenchmarkDecideClinical(b *testing.B) {
 	benchDecide(b, clinicalInput(4096))
 }
 
+// BenchmarkDecideClinicalEntrypoint calls the profile's entrypoint
+// directly, skipping the data.ward.decision dispatch (what a route profile
+// configured with entrypoint data.ward.clinical.decision does).
+func BenchmarkDecideClinicalEntrypoint(b *testing.B) {
+	benchDecideAt(b, "data.ward.clinical.decision", clinicalInput(4096))
+}
+
 // BenchmarkDecideClinicalResponse covers the response phase with the
 // patient-facing advice patterns.
 func BenchmarkDecideClinicalResponse(b *testing.B) {
@@ -56,10 +63,12 @@ func BenchmarkDecideClinicalResponse(b *testing.B) {
 	benchDecide(b, in)
 }
 
-func benchDecide(b *testing.B, in *Input) {
-	e := newEngine(b, Embedded(), Options{Timeout: time.Second})
+func benchDecide(b *testing.B, in *Input) { benchDecideAt(b, "", in) }
+
+func benchDecideAt(b *testing.B, ep string, in *Input) {
+	e := newEngine(b, Embedded(), Options{Timeout: time.Second, Entrypoints: entrypoints(ep)})
 	ctx := context.Background()
-	if d, err := e.Decide(ctx, "", in); err != nil {
+	if d, err := e.Decide(ctx, ep, in); err != nil {
 		b.Fatal(err)
 	} else if in.Phase == PhaseRequest && len(d.Redact) == 0 {
 		b.Fatalf("benchmark input does not exercise redaction: %+v", d)
@@ -70,7 +79,7 @@ func benchDecide(b *testing.B, in *Input) {
 	cpu0 := cpuTime()
 	for b.Loop() {
 		start := time.Now()
-		if _, err := e.Decide(ctx, "", in); err != nil {
+		if _, err := e.Decide(ctx, ep, in); err != nil {
 			b.Fatal(err)
 		}
 		if len(lat) < cap(lat) {
@@ -86,4 +95,11 @@ func benchDecide(b *testing.B, in *Input) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+}
+
+func entrypoints(ep string) []string {
+	if ep == "" {
+		return nil
+	}
+	return []string{ep}
 }

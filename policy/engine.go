@@ -252,10 +252,15 @@ func (e *Engine) query(ctx context.Context, s *snapshot, ep string) (*rego.Prepa
 	if err := checkEntrypoint(ep); err != nil {
 		return nil, err
 	}
+	pq, err := s.prepare(ctx, ep)
+	if err != nil {
+		return nil, err
+	}
+	// Remember it so every later reload prepares it before the swap.
 	e.entryMu.Lock()
 	e.entrypoints[ep] = struct{}{}
 	e.entryMu.Unlock()
-	return s.prepare(ctx, ep)
+	return pq, nil
 }
 
 // Watch reloads the source every interval until ctx is done. Use it for
@@ -306,6 +311,7 @@ func (e *Engine) decide(ctx context.Context, snap *snapshot, ep string, in *Inpu
 	if err != nil {
 		return failClosed(err), err
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	defer cancel()
 	var rs rego.ResultSet
@@ -315,10 +321,13 @@ func (e *Engine) decide(ctx context.Context, snap *snapshot, ep string, in *Inpu
 		rs, err = pq.Eval(ctx, rego.EvalParsedInput(in.ast(snap.findings)), rawResult, rego.EvalQueryTracer(tracer))
 	}
 	if err != nil {
-		if topdown.IsCancel(err) || ctx.Err() != nil {
+		switch {
+		case parent.Err() != nil:
+			err = fmt.Errorf("policy %s: evaluation cancelled by the caller: %w", ep, err)
+		case topdown.IsCancel(err) || ctx.Err() != nil:
 			e.timeouts.Add(1)
 			err = fmt.Errorf("policy %s: evaluation exceeded the %s deadline: %w", ep, e.opts.Timeout, err)
-		} else {
+		default:
 			err = fmt.Errorf("policy %s: %w", ep, err)
 		}
 		return failClosed(err), err

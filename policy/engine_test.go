@@ -273,6 +273,18 @@ decision := {"allow": true} if {
 	if !FailOpen(d).Allow {
 		t.Error("FailOpen of a timeout must allow")
 	}
+
+	// The caller giving up is not a policy timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	e2 := newEngine(t, fsSource(map[string]string{"p.rego": slow}), Options{Timeout: 10 * time.Second})
+	d, err = e2.Decide(ctx, "", &Input{Phase: PhaseRequest})
+	if err == nil || d.Allow || !strings.Contains(err.Error(), "cancelled by the caller") {
+		t.Fatalf("caller cancel: d=%+v err=%v", d, err)
+	}
+	if s := e2.Status(); s.Timeouts != 0 || s.Errors != 1 {
+		t.Errorf("status after caller cancel %+v", s)
+	}
 }
 
 func TestNewFailsOnBadSource(t *testing.T) {
