@@ -364,7 +364,7 @@ func (x *exchange) serve(w *recorder, r *http.Request) error {
 		return &localReply{status: http.StatusNotFound, details: "route_not_found"}
 	}
 	tr.Route = route.Name
-	return x.proxy(w, r, route, h, body, trailers, respAttrs, attrsSent)
+	return x.proxy(w, r, route, h, body, trailers, respAttrs)
 }
 
 func (rt *Route) perRoute() *ExtProcPerRoute {
@@ -437,23 +437,19 @@ func (x *exchange) requestBody(r *http.Request, h *hmap, body []byte, eos bool, 
 		// chunk only (CommonResponse.body_mutation: "simply replace or clear
 		// the body chunk that was sent with that request").
 		var out []byte
+		in := make(chan piece, len(body)/g.cfg.RequestChunkSize+1)
 		for off := 0; off < len(body); {
 			end := min(off+g.cfg.RequestChunkSize, len(body))
-			chunk := body[off:end]
+			in <- piece{b: body[off:end], eos: eos && end == len(body)}
 			off = end
-			if x.done {
-				out = append(out, chunk...)
-				continue
-			}
-			resp, err := x.call("request_body", bodyReq(chunk, eos && off == len(body)))
-			if err != nil {
-				return nil, err
-			}
-			if resp != nil {
-				chunk = applyBody(resp.GetRequestBody().GetResponse().GetBodyMutation(), chunk)
-				x.clearRoute(resp.GetRequestBody().GetResponse(), false)
-			}
-			out = append(out, chunk...)
+		}
+		close(in)
+		err := x.pipeline("request_body", in, bodyReq, func(b []byte) error {
+			out = append(out, b...)
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		return out, nil
 	}

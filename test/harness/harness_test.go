@@ -924,3 +924,103 @@ func TestFromFilterConfig(t *testing.T) {
 		}
 	}
 }
+
+// A processor may hold early chunks until later ones arrive (Envoy does not
+// wait for a chunk's response before sending the next one in STREAMED).
+func TestStreamedChunksArePipelined(t *testing.T) {
+	var mu sync.Mutex
+	var held []*extprocv3.ProcessingRequest
+	e := setup(t, harness.Config{AllowModeOverride: true, ResponseChunkSize: 7}, func(req *extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
+		rb := req.GetResponseBody()
+		if rb == nil {
+			return upperChunks(req)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		held = append(held, req)
+		if !rb.GetEndOfStream() {
+			return nil, nil
+		}
+		var out []*extprocv3.ProcessingResponse
+		for _, h := range held {
+			r, _ := upperChunks(h)
+			out = append(out, r...)
+		}
+		return out, nil
+	})
+	resp, body := e.post(t, "/v1/responses", `{"model":"m","stream":true,"input":"x"}`)
+	tr := e.gw.LastTrace()
+	if resp.StatusCode != 200 || body != strings.ToUpper(string(tr.UpstreamResponse.Body)) || tr.StreamClosed != "" {
+		t.Fatalf("status %d closed %q body %q", resp.StatusCode, tr.StreamClosed, body)
+	}
+	if len(held) < 3 {
+		t.Fatalf("only %d chunks", len(held))
+	}
+}
+
+func TestStreamedRequestBody(t *testing.T) {
+	e := setup(t, harness.Config{RequestChunkSize: 10, Mode: &harness.ProcessingMode{RequestBodyMode: harness.BodyStreamed}}, func(req *extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
+		if rb := req.GetRequestBody(); rb != nil {
+			return []*extprocv3.ProcessingResponse{reply(req, &extprocv3.CommonResponse{BodyMutation: bodyMut(strings.ToUpper(string(rb.GetBody())))})}, nil
+		}
+		return continueAll(req)
+	})
+	resp, _ := e.post(t, "/v1/chat/completions", chatBody)
+	if resp.StatusCode != 200 || string(e.llm.Requests()[0].Body) != strings.ToUpper(chatBody) {
+		t.Fatalf("status %d upstream body %s", resp.StatusCode, e.llm.Requests()[0].Body)
+	}
+	var n int
+	var last *extprocv3.HttpBody
+	for _, m := range e.gw.LastTrace().Messages {
+		if rb := m.Request.GetRequestBody(); rb != nil {
+			n++
+			last = rb
+		}
+	}
+	if n != (len(chatBody)+9)/10 || !last.GetEndOfStream() {
+		t.Fatalf("%d chunks, last eos %v", n, last.GetEndOfStream())
+	}
+	// processing_mode.proto: STREAMED always removes content-length.
+	if _, ok := e.gw.LastTrace().UpstreamRequest.Header["Content-Length"]; ok {
+		t.Error("content-length kept in STREAMED mode")
+	}
+}
+
+func TestStreamedTimeoutMidStream(t *testing.T) {
+	for _, failOpen := range []bool{true, false} {
+		t.Run("failure_mode_allow="+strconv.FormatBool(failOpen), func(t *testing.T) {
+			var mu sync.Mutex
+			n := 0
+			e := setup(t, harness.Config{AllowModeOverride: true, FailureModeAllow: failOpen, MessageTimeout: 50 * time.Millisecond, ResponseChunkSize: 16},
+				func(req *extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
+					if req.GetResponseBody() != nil {
+						mu.Lock()
+						n++
+						first := n == 1
+						mu.Unlock()
+						if !first {
+							return nil, nil // stop answering after the first chunk
+						}
+					}
+					return upperChunks(req)
+				})
+			req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/chat/completions", strings.NewReader(`{"model":"m","stream":true}`))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			tr := e.gw.LastTrace()
+			up := string(tr.UpstreamResponse.Body)
+			if failOpen {
+				// First chunk mutated, the rest passed through unmodified.
+				if rerr != nil || string(b) != strings.ToUpper(up[:16])+up[16:] {
+					t.Fatalf("read err %v body %q", rerr, b)
+				}
+			} else if rerr == nil || !tr.Reset {
+				t.Fatalf("want a reset mid-stream, got err %v reset %v", rerr, tr.Reset)
+			}
+		})
+	}
+}

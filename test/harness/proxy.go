@@ -13,7 +13,7 @@ import (
 )
 
 // proxy forwards to the upstream and runs the response-direction phases.
-func (x *exchange) proxy(w *recorder, r *http.Request, route *Route, h hmap, body []byte, trailers hmap, respAttrs []string, attrsSent bool) error {
+func (x *exchange) proxy(w *recorder, r *http.Request, route *Route, h hmap, body []byte, trailers hmap, respAttrs []string) error {
 	tr := x.tr
 	path, _ := h.get(":path")
 	method, _ := h.get(":method")
@@ -55,7 +55,6 @@ func (x *exchange) proxy(w *recorder, r *http.Request, route *Route, h hmap, bod
 		}
 		return req
 	}
-	_ = attrsSent
 
 	// ---- response headers ----
 	var replaced []byte
@@ -217,43 +216,66 @@ func (x *exchange) bufferedResponse(w *recorder, resp *http.Response, src io.Rea
 	return x.responseTrailers(w, resp)
 }
 
-// streamedResponse: STREAMED sends each chunk as it arrives and forwards the
-// mutated chunk immediately (processing_mode.proto STREAMED: "Stream the
-// body to the server in pieces as they are seen"). Headers go downstream
-// first; any later failure can only reset the stream (ImmediateResponse:
-// "If a response has already started ... reset the stream").
+// streamedResponse: STREAMED response bodies. Headers go downstream first
+// (the body is not held), every chunk is sent to the processor as the
+// upstream delivers it and forwarded, mutated, as its response arrives. Any
+// later failure can only reset the stream (ImmediateResponse: "If a
+// response has already started ... reset the stream").
 func (x *exchange) streamedResponse(w *recorder, resp *http.Response, src io.Reader, rh hmap, firstResp func(*extprocv3.ProcessingRequest) *extprocv3.ProcessingRequest) error {
 	x.writeHeaders(w, rh)
 	w.Flush()
-	known := resp.ContentLength // end_of_stream on the last data chunk when the length is known
-	var off int64
-	splits := append([]int(nil), x.g.cfg.ResponseSplits...)
-	sort.Ints(splits)
-	buf := make([]byte, 32<<10)
-	sendChunk := func(chunk []byte, eos bool) error {
-		if x.done {
-			_, _ = w.Write(chunk)
-			w.Flush()
-			return nil
-		}
-		presp, err := x.call("response_body", firstResp(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{
-			ResponseBody: &extprocv3.HttpBody{Body: chunk, EndOfStream: eos}}}))
-		if err != nil {
-			return &errReset{err.Error()}
-		}
-		if presp != nil {
-			// Header mutations on body responses only apply in BUFFERED
-			// mode (CommonResponse.header_mutation), so only the body
-			// mutation of this chunk is applied.
-			chunk = applyBody(presp.GetResponseBody().GetResponse().GetBodyMutation(), chunk)
-		}
-		if len(chunk) > 0 {
-			_, _ = w.Write(chunk)
+	in := make(chan piece)
+	stop := make(chan struct{})
+	defer close(stop)
+	hasTrailers := len(resp.Trailer) > 0 && x.modes.respTrailers
+	go x.chunkUpstream(resp, src, hasTrailers, in, stop)
+	mk := func(b []byte, eos bool) *extprocv3.ProcessingRequest {
+		return firstResp(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{
+			ResponseBody: &extprocv3.HttpBody{Body: b, EndOfStream: eos}}})
+	}
+	emit := func(b []byte) error {
+		if len(b) > 0 {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
 		}
 		w.Flush()
 		return nil
 	}
+	if err := x.pipeline("response_body", in, mk, emit); err != nil {
+		var lr *localReply
+		if errors.As(err, &lr) {
+			return &errReset{lr.details}
+		}
+		return err
+	}
+	return x.responseTrailers(w, resp)
+}
+
+// chunkUpstream cuts the upstream body into the chunks Envoy would see:
+// the upstream's own read boundaries, further split at ResponseSplits
+// offsets and ResponseChunkSize. The last chunk carries end_of_stream when
+// the length is known (content-length); for a chunked body an empty
+// end_of_stream chunk follows, as Envoy's codec delivers the terminating
+// chunk as an empty data frame with end_stream. With trailers, no chunk
+// carries end_of_stream (HttpBody.end_of_stream: "no trailers will be
+// sent").
+func (x *exchange) chunkUpstream(resp *http.Response, src io.Reader, hasTrailers bool, in chan<- piece, stop <-chan struct{}) {
+	defer close(in)
+	put := func(p piece) bool {
+		select {
+		case in <- p:
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	splits := append([]int(nil), x.g.cfg.ResponseSplits...)
+	sort.Ints(splits)
+	known := resp.ContentLength
+	var off int64
 	sentEOS := false
+	buf := make([]byte, 32<<10)
 	for {
 		n, rerr := src.Read(buf)
 		data := buf[:n]
@@ -268,32 +290,26 @@ func (x *exchange) streamedResponse(w *recorder, resp *http.Response, src io.Rea
 					break
 				}
 			}
-			piece := append([]byte(nil), data[:cut]...)
+			p := piece{b: append([]byte(nil), data[:cut]...)}
 			data = data[cut:]
 			off += int64(cut)
-			eos := known > 0 && off == known && len(resp.Trailer) == 0
-			if err := sendChunk(piece, eos); err != nil {
-				return err
+			p.eos = known > 0 && off == known && !hasTrailers
+			sentEOS = sentEOS || p.eos
+			if !put(p) {
+				return
 			}
-			sentEOS = sentEOS || eos
 		}
 		if rerr == io.EOF {
 			break
 		}
 		if rerr != nil {
-			return &errReset{"upstream body: " + rerr.Error()}
+			put(piece{err: rerr})
+			return
 		}
 	}
-	hasTrailers := len(resp.Trailer) > 0 && x.modes.respTrailers
-	if !sentEOS && !hasTrailers && !x.done {
-		// End of a chunked body: an empty data frame with end_stream, sent
-		// to the processor as an empty HttpBody with end_of_stream
-		// ("this will be the last HttpBody message").
-		if err := sendChunk(nil, true); err != nil {
-			return err
-		}
+	if !sentEOS && !hasTrailers {
+		put(piece{eos: true})
 	}
-	return x.responseTrailers(w, resp)
 }
 
 // responseTrailers sends upstream trailers if response_trailer_mode is SEND

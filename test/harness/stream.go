@@ -123,34 +123,20 @@ func matches(phase string, resp *extprocv3.ProcessingResponse) bool {
 	return false
 }
 
-// call sends one ProcessingRequest and waits for its response. It returns
-// (nil, nil) when processing continues without the processor (stream closed
-// cleanly, or a failure under failure_mode_allow), and a *localReply error
-// when Envoy would answer the client itself.
-func (x *exchange) call(phase string, req *extprocv3.ProcessingRequest) (*extprocv3.ProcessingResponse, error) {
+// send writes one ProcessingRequest, opening the stream first if needed.
+// ok=false means the message was not sent: err is a *localReply (fail
+// closed) or nil (continue without the processor).
+func (x *exchange) send(phase string, req *extprocv3.ProcessingRequest) (ok bool, err error) {
 	if x.done {
-		return nil, nil
+		return false, nil
 	}
 	if x.stream == nil {
 		if err := x.open(); err != nil {
 			// ext_proc.proto failure_mode_allow case 1: "The gRPC stream
 			// cannot be established."
-			return x.fail("stream could not be established: "+err.Error(), x.g.cfg.StatusOnError)
+			_, err = x.fail("stream could not be established: "+err.Error(), x.g.cfg.StatusOnError)
+			return false, err
 		}
-	}
-	// A response with no request outstanding is spurious
-	// (ext_proc.cc onReceiveMessage "Received unknown stream message").
-	select {
-	case r := <-x.recv:
-		if r.err == io.EOF {
-			return x.cleanClose()
-		}
-		if r.err != nil {
-			return x.grpcError(r.err)
-		}
-		x.record(phase, nil, r.resp)
-		return x.spurious(phase)
-	default:
 	}
 	if !x.first {
 		// external_processor.proto ProcessingRequest.protocol_config: "only
@@ -162,30 +148,97 @@ func (x *exchange) call(phase string, req *extprocv3.ProcessingRequest) (*extpro
 		x.first = true
 	}
 	x.record(phase, req, nil)
-	timeout := x.g.cfg.MessageTimeout
 	if err := x.stream.Send(req); err != nil {
 		// grpc-go reports io.EOF from Send when the stream has ended; the
 		// real status arrives on Recv.
 		select {
 		case r := <-x.recv:
 			if r.err == io.EOF {
-				return x.cleanClose()
+				_, err = x.cleanClose()
+				return false, err
 			}
 			if r.err != nil {
-				return x.grpcError(r.err)
+				err = r.err
 			}
-		case <-time.After(timeout):
+		case <-time.After(x.g.cfg.MessageTimeout):
 		}
-		return x.grpcError(err)
+		_, err = x.grpcError(err)
+		return false, err
 	}
-	// ext_proc.proto message_timeout: "Whenever the data plane sends a
-	// message on the stream that requires a response, it will reset this
-	// timer, and will stop processing and return an error ... if the timer
-	// expires before a matching response is received."
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	overridden := false
-	for {
+	return true, nil
+}
+
+// receive classifies one message from the processor answering phase. It
+// returns the response when it is the matching kind; (nil, nil) when
+// processing continues without the processor; a *localReply error when
+// Envoy would answer itself; retry when the message only extended the
+// timer (override_message_timeout).
+func (x *exchange) receive(phase string, r recvResult, timer *time.Timer, overridden *bool) (resp *extprocv3.ProcessingResponse, retry bool, err error) {
+	if r.err == io.EOF {
+		resp, err = x.cleanClose()
+		return resp, false, err
+	}
+	if r.err != nil {
+		resp, err = x.grpcError(r.err)
+		return resp, false, err
+	}
+	resp = r.resp
+	x.record(phase, nil, resp)
+	if d := resp.GetOverrideMessageTimeout(); d != nil {
+		// ProcessingResponse.override_message_timeout: "ignores other
+		// fields in the response, stops the original timer ... and starts
+		// a new timer"; "must be >= 1ms and <= max_message_timeout"; "at
+		// most once in a particular ... state"; disabled unless
+		// max_message_timeout >= 1ms.
+		nd := d.AsDuration()
+		if x.g.cfg.MaxMessageTimeout >= time.Millisecond && !*overridden &&
+			nd >= time.Millisecond && nd <= x.g.cfg.MaxMessageTimeout {
+			*overridden = true
+			resetTimer(timer, nd)
+		}
+		return nil, true, nil
+	}
+	x.mergeMetadata(resp.GetDynamicMetadata())
+	if ir := resp.GetImmediateResponse(); ir != nil {
+		if x.g.cfg.DisableImmediateResponse {
+			// ext_proc.proto disable_immediate_response: "ignore the
+			// immediate_response message"; ext_proc.cc treats it as
+			// spurious.
+			resp, err = x.spurious(phase)
+			return resp, false, err
+		}
+		x.done = true
+		x.close()
+		return nil, false, x.immediate(ir)
+	}
+	if !matches(phase, resp) {
+		resp, err = x.spurious(phase)
+		return resp, false, err
+	}
+	return resp, false, nil
+}
+
+func resetTimer(t *time.Timer, d time.Duration) {
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	t.Reset(d)
+}
+
+// call sends one ProcessingRequest and waits for its response. It returns
+// (nil, nil) when processing continues without the processor (stream closed
+// cleanly, or a failure under failure_mode_allow), and a *localReply error
+// when Envoy would answer the client itself.
+func (x *exchange) call(phase string, req *extprocv3.ProcessingRequest) (*extprocv3.ProcessingResponse, error) {
+	if x.done {
+		return nil, nil
+	}
+	// A response with no request outstanding is spurious
+	// (ext_proc.cc onReceiveMessage "Received unknown stream message").
+	if x.stream != nil {
 		select {
 		case r := <-x.recv:
 			if r.err == io.EOF {
@@ -194,49 +247,151 @@ func (x *exchange) call(phase string, req *extprocv3.ProcessingRequest) (*extpro
 			if r.err != nil {
 				return x.grpcError(r.err)
 			}
-			resp := r.resp
-			x.record(phase, nil, resp)
-			if d := resp.GetOverrideMessageTimeout(); d != nil {
-				// ProcessingResponse.override_message_timeout: "ignores other
-				// fields in the response, stops the original timer ... and
-				// starts a new timer"; "must be >= 1ms and <=
-				// max_message_timeout"; "at most once in a particular ...
-				// state"; disabled unless max_message_timeout >= 1ms.
-				nd := d.AsDuration()
-				if x.g.cfg.MaxMessageTimeout >= time.Millisecond && !overridden &&
-					nd >= time.Millisecond && nd <= x.g.cfg.MaxMessageTimeout {
-					overridden = true
-					if !timer.Stop() {
-						select {
-						case <-timer.C:
-						default:
-						}
-					}
-					timer.Reset(nd)
-				}
+			x.record(phase, nil, r.resp)
+			return x.spurious(phase)
+		default:
+		}
+	}
+	if ok, err := x.send(phase, req); !ok {
+		return nil, err
+	}
+	// ext_proc.proto message_timeout: "Whenever the data plane sends a
+	// message on the stream that requires a response, it will reset this
+	// timer, and will stop processing and return an error ... if the timer
+	// expires before a matching response is received."
+	timer := time.NewTimer(x.g.cfg.MessageTimeout)
+	defer timer.Stop()
+	overridden := false
+	for {
+		select {
+		case r := <-x.recv:
+			resp, retry, err := x.receive(phase, r, timer, &overridden)
+			if retry {
 				continue
 			}
-			x.mergeMetadata(resp.GetDynamicMetadata())
-			if ir := resp.GetImmediateResponse(); ir != nil {
-				if x.g.cfg.DisableImmediateResponse {
-					// ext_proc.proto disable_immediate_response: "ignore the
-					// immediate_response message"; ext_proc.cc treats it as
-					// spurious.
-					return x.spurious(phase)
-				}
-				x.done = true
-				x.close()
-				return nil, x.immediate(ir)
-			}
-			if !matches(phase, resp) {
-				return x.spurious(phase)
-			}
-			return resp, nil
+			return resp, err
 		case <-timer.C:
 			// ext_proc.proto failure_mode_allow: "504 (for timeout case)".
 			return x.fail("message timeout in "+phase, http.StatusGatewayTimeout)
 		}
 	}
+}
+
+// piece is one body chunk on its way to the processor.
+type piece struct {
+	b   []byte
+	eos bool
+	err error // upstream read error; ends the body
+}
+
+// pipeline runs a STREAMED body: processing_mode.proto STREAMED, "Stream the
+// body to the server in pieces as they are seen". Like Envoy, it sends each
+// chunk as soon as it arrives without waiting for earlier responses, and
+// matches responses to outstanding chunks in order; each chunk's
+// body_mutation replaces or clears that chunk only (CommonResponse
+// body_mutation: "simply replace or clear the body chunk that was sent with
+// that request"), and header mutations are ignored (they "only take effect
+// if the current processing mode for the body is BUFFERED"). emit receives
+// the bytes to forward, in order. The message timer runs while any chunk is
+// outstanding and restarts on every send and response.
+func (x *exchange) pipeline(phase string, in <-chan piece, mk func(b []byte, eos bool) *extprocv3.ProcessingRequest, emit func([]byte) error) error {
+	var queue [][]byte
+	flushRaw := func() error {
+		for _, q := range queue {
+			if err := emit(q); err != nil {
+				return err
+			}
+		}
+		queue = nil
+		return nil
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	overridden := false
+	var recv chan recvResult
+	for in != nil || (len(queue) > 0 && !x.done) {
+		if x.done {
+			if err := flushRaw(); err != nil {
+				return err
+			}
+			recv = nil
+		} else if x.stream != nil {
+			recv = x.recv
+		}
+		var timeout <-chan time.Time
+		if len(queue) > 0 && !x.done {
+			timeout = timer.C
+		}
+		select {
+		case p, ok := <-in:
+			if !ok {
+				in = nil
+				continue
+			}
+			if p.err != nil {
+				return &errReset{"body read: " + p.err.Error()}
+			}
+			if x.done {
+				if err := emit(p.b); err != nil {
+					return err
+				}
+				continue
+			}
+			sent, err := x.send(phase, mk(p.b, p.eos))
+			if err != nil {
+				return err
+			}
+			if !sent {
+				// failure_mode_allow or clean close: pass through unmodified.
+				if err := flushRaw(); err != nil {
+					return err
+				}
+				if err := emit(p.b); err != nil {
+					return err
+				}
+				continue
+			}
+			queue = append(queue, p.b)
+			resetTimer(timer, x.g.cfg.MessageTimeout)
+		case r := <-recv:
+			resp, retry, err := x.receive(phase, r, timer, &overridden)
+			if retry {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if resp == nil {
+				continue // x.done: the queue is flushed unmodified above
+			}
+			if len(queue) == 0 {
+				// A response with no chunk outstanding is spurious.
+				if _, err := x.spurious(phase); err != nil {
+					return err
+				}
+				continue
+			}
+			chunk := queue[0]
+			queue = queue[1:]
+			cr := resp.GetResponseBody().GetResponse()
+			if phase == "request_body" {
+				cr = resp.GetRequestBody().GetResponse()
+				x.clearRoute(cr, false)
+			}
+			if err := emit(applyBody(cr.GetBodyMutation(), chunk)); err != nil {
+				return err
+			}
+			if len(queue) > 0 {
+				resetTimer(timer, x.g.cfg.MessageTimeout)
+			}
+		case <-timeout:
+			if _, err := x.fail("message timeout in "+phase, http.StatusGatewayTimeout); err != nil {
+				return err
+			}
+		}
+	}
+	return flushRaw()
 }
 
 func modeOrNone(m *ProcessingMode, request bool) filterv3.ProcessingMode_BodySendMode {
@@ -305,17 +460,21 @@ func (x *exchange) mergeMetadata(s *structpb.Struct) {
 // changes to the default headers, which will include content-type", body
 // "sent using the text/plain content type").
 func (x *exchange) immediate(ir *extprocv3.ImmediateResponse) *localReply {
+	// ext_proc.cc sendImmediateResponse: a missing status, or one that
+	// fails isValidHttpStatus (code >= 200), becomes DefaultImmediateStatus
+	// (200).
 	code := int(ir.GetStatus().GetCode())
-	if code < 200 { // mutation_utils.cc isValidHttpStatus: code >= 200
+	if code < 200 {
 		code = http.StatusOK
 	}
 	h := hmap{}
 	if len(ir.GetBody()) > 0 {
 		h.set("content-type", "text/plain")
 	}
-	if err := x.applyHeaderMutation(ir.GetHeaders(), &h); err != nil {
-		return &localReply{status: http.StatusInternalServerError, details: "ext_proc_error: " + err.Error()}
-	}
+	// The headers go through the filter's mutation checker; a failing
+	// mutation is only logged by Envoy ("Immediate response mutations
+	// failed"), so the reply is still sent.
+	_ = x.applyHeaderMutation(ir.GetHeaders(), &h)
 	if gs := ir.GetGrpcStatus(); gs != nil {
 		h.set("grpc-status", strconv.Itoa(int(gs.GetStatus())))
 	}
