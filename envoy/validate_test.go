@@ -462,7 +462,11 @@ func TestClusters(t *testing.T) {
 					t.Errorf("cluster %s: no upstream TLS", c.GetName())
 					continue
 				}
-				host := c.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress().GetAddress()
+				ep := c.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint()
+				host := ep.GetAddress().GetSocketAddress().GetAddress()
+				if ep.GetHostname() != host {
+					t.Errorf("cluster %s: endpoint hostname %q, want %q for auto_host_rewrite", c.GetName(), ep.GetHostname(), host)
+				}
 				vc := tc.GetCommonTlsContext().GetValidationContext()
 				sans := vc.GetMatchTypedSubjectAltNames()
 				if tc.GetSni() != host || len(sans) != 1 || sans[0].GetMatcher().GetExact() != host || vc.GetTrustedCa().GetFilename() == "" {
