@@ -147,7 +147,9 @@ func (s *Store) Migrate(ctx context.Context) (MigrateResult, error) {
 	if res.FromVersion >= SchemaVersion {
 		return res, nil
 	}
-	q := fmt.Sprintf("INSERT INTO %s.schema_migrations (version, applied_at, flavor, server_version) VALUES (%d, now(), '%s', '%s')",
+	// INSERT ... SELECT: 18.x servers wait for a client data block after
+	// INSERT ... VALUES sent over the native protocol.
+	q := fmt.Sprintf("INSERT INTO %s.schema_migrations (version, applied_at, flavor, server_version) SELECT %d, now(), '%s', '%s'",
 		s.cfg.Database, SchemaVersion, s.flavor.name(), quote(s.server))
 	if err := s.conn.Exec(ctx, q); err != nil {
 		return res, fmt.Errorf("migrate: record version: %w", err)

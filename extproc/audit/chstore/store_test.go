@@ -1,0 +1,169 @@
+package chstore
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/wardhq/ward/extproc/audit"
+)
+
+func TestMigrateIsIdempotentAndRecordsVersion(t *testing.T) {
+	db := testDB(t) // migrated once
+	s := openStore(t, clickhouseAddr(), db)
+	defer s.Close(context.Background())
+	res, err := s.Migrate(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FromVersion != SchemaVersion || res.ToVersion != SchemaVersion {
+		t.Fatalf("second migrate: %+v", res)
+	}
+	if n := count(t, s, q(db, "SELECT count() FROM {db}.schema_migrations FINAL")); n != 1 {
+		t.Fatalf("schema_migrations rows = %d", n)
+	}
+	for _, table := range []string{"audit_events", "audit_events_by_user", "audit_events_by_user_mv", "spend_daily", "spend_daily_mv"} {
+		if n := count(t, s, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = '%s' AND name = '%s'", db, table)); n != 1 {
+			t.Errorf("table %s missing", table)
+		}
+	}
+	// Same column names in both tables, in insert order.
+	for _, table := range []string{"audit_events", "audit_events_by_user"} {
+		rows := queryRows(t, s, fmt.Sprintf("SELECT name FROM system.columns WHERE database = '%s' AND table = '%s'", db, table))
+		if len(rows) != len(columns) {
+			t.Fatalf("%s has %d columns, want %d", table, len(rows), len(columns))
+		}
+		for i, r := range rows {
+			if r["name"] != columns[i].name {
+				t.Errorf("%s column %d = %s, want %s", table, i, r["name"], columns[i].name)
+			}
+		}
+	}
+	t.Logf("server %s, flavor %s", s.ServerVersion(), res.Flavor)
+}
+
+func TestRoundTripAndVerifyDetectsTampering(t *testing.T) {
+	db := testDB(t)
+	s := openStore(t, clickhouseAddr(), db)
+	w := newWriter(t, t.TempDir(), s)
+	var sent []audit.Event
+	for i := range 20 {
+		e := loadEvent(i)
+		if i == 3 {
+			e.FirstByte = time.Time{} // non-streaming error path: no first byte
+			e.Status, e.Decision, e.Error = 502, audit.DecisionDeny, "upstream reset"
+			e.ToolCalls = []audit.ToolCall{{Name: "get_labs", Arguments: `{"mrn":"[MRN]"}`}}
+			e.Stream = true
+		}
+		if err := w.RecordDurable(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, *e)
+	}
+	if err := w.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, clickhouseAddr(), db)
+	defer s.Close(context.Background())
+
+	// Every field survives the round trip exactly.
+	var got []audit.Event
+	if err := s.Query(context.Background(), "audit_events", "", "writer_id, seq", func(e *audit.Event) error {
+		got = append(got, *e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(sent) {
+		t.Fatalf("got %d events, want %d", len(got), len(sent))
+	}
+	for i := range sent {
+		if !reflect.DeepEqual(got[i], sent[i]) {
+			t.Fatalf("event %d differs:\n got %+v\nwant %+v", i, got[i], sent[i])
+		}
+	}
+	if v := verifyTable(t, s); !v.OK() || v.Events != 20 {
+		t.Fatalf("intact table: events %d problems %v", v.Events, v.Problems)
+	}
+
+	// Edit: a newer row for the same event replaces the old one under FINAL.
+	edited := sent[5]
+	edited.Decision = audit.DecisionDeny
+	if err := s.Write(context.Background(), []audit.Event{edited}); err != nil {
+		t.Fatal(err)
+	}
+	// Delete: a mutation removes seq 9.
+	if err := s.Conn().Exec(context.Background(), q(db, "ALTER TABLE {db}.audit_events DELETE WHERE seq = 9")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for count(t, s, q(db, "SELECT count() FROM {db}.audit_events WHERE seq = 9")) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("delete mutation did not finish")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	v := verifyTable(t, s)
+	kinds := map[string]uint64{}
+	for _, p := range v.Problems {
+		kinds[p.Kind] = p.Seq
+	}
+	if kinds[audit.ProblemEdited] != 6 || kinds[audit.ProblemMissing] != 10 {
+		t.Fatalf("want edited seq 6 and missing before seq 10, got %v", v.Problems)
+	}
+}
+
+func TestWriteRejectsNothingOnEmptyBatch(t *testing.T) {
+	db := testDB(t)
+	s := openStore(t, clickhouseAddr(), db)
+	defer s.Close(context.Background())
+	if err := s.Write(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	// Duplicates of one event collapse under FINAL.
+	c := audit.Chain{WriterID: uuid.Must(uuid.NewV7())}
+	e := loadEvent(1)
+	c.Seal(e)
+	for range 3 {
+		if err := s.Write(context.Background(), []audit.Event{*e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := count(t, s, q(db, "SELECT count() FROM {db}.audit_events FINAL")); n != 1 {
+		t.Fatalf("FINAL count = %d, want 1", n)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := Config{Database: "ward; DROP", ContentTTLDays: -1, DialTimeout: -1}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{"audit.clickhouse.database", "audit.clickhouse.content_ttl_days", "audit.clickhouse.dial_timeout"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %s in %v", want, err)
+		}
+	}
+}
+
+func TestModernDDLUsesModernTypes(t *testing.T) {
+	ddl := FlavorFor(24, 30).DDL("ward")
+	table := ddl[2]
+	for _, want := range []string{"DateTime64(3, 'UTC')", "LowCardinality(String)", "CODEC(", "TTL toDateTime(ts) + INTERVAL 30 DAY"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("modern DDL lacks %s", want)
+		}
+	}
+	legacy := FlavorFor(18, 30).DDL("ward")[2]
+	for _, bad := range []string{"DateTime64", "LowCardinality", "CODEC", "TTL"} {
+		if strings.Contains(legacy, bad) {
+			t.Errorf("legacy DDL uses %s", bad)
+		}
+	}
+}
