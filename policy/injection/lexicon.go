@@ -1,6 +1,9 @@
 package injection
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+)
 
 // Concepts: each normalised word maps to a bit set of the concepts it can
 // express, in every supported language. Rules are written over concepts, so
@@ -188,9 +191,9 @@ var lexicon = func() map[string]uint64 {
 	return m
 }()
 
-// lexFilter is a 4096-bit Bloom-style filter over (length, first, last
-// byte) of the lexicon keys: most ordinary words skip the map lookup.
-var lexFilter = func() (f [64]uint64) {
+// lexFilter is a 16384-bit Bloom-style filter over (length, first, second,
+// last byte) of the lexicon keys: most ordinary words skip the map lookup.
+var lexFilter = func() (f [256]uint64) {
 	for k := range lexicon {
 		h := lexKey([]byte(k))
 		f[h>>6] |= 1 << (h & 63)
@@ -199,7 +202,9 @@ var lexFilter = func() (f [64]uint64) {
 }()
 
 func lexKey(w []byte) uint32 {
-	return (uint32(len(w))*31*31 + uint32(w[0])*31 + uint32(w[len(w)-1])) & 4095
+	h := uint32(len(w))*0x9E3779B1 ^ uint32(w[0])<<16 ^ uint32(w[len(w)/2])<<8 ^ uint32(w[len(w)-1])
+	h *= 0x85EBCA6B
+	return h >> 18 // 14 bits
 }
 
 func lookup(w []byte) uint64 {
@@ -237,10 +242,11 @@ func fuzzy(w []byte) uint64 {
 			return lexicon["prompt"]
 		}
 		if len(w) >= 7 && len(w) <= 10 {
-			if (c1 == 'a' || c1 == 's') && within(w, "password", 1) {
+			if (c1 == 'a' || c1 == 's') && bytes.IndexByte(w[:4], 's') >= 0 && within(w, "password", 1) {
 				return lexicon["password"]
 			}
-			if (c1 == 'r' || c1 == 'e') && (cl == 's' || cl == 'u' || cl == 'e') && within(w, "previous", 2) {
+			if (c1 == 'r' || c1 == 'e') && (cl == 's' || cl == 'u' || cl == 'e') && bytes.IndexByte(w, 'v') >= 0 &&
+				within(w, "previous", 2) {
 				return lexicon["previous"]
 			}
 		}
