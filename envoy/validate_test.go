@@ -1,7 +1,9 @@
 package envoy
 
 import (
+	"bytes"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -95,6 +97,21 @@ func TestDeprecatedFieldRejected(t *testing.T) {
 	err := Unmarshal([]byte("overrides: { async_mode: true }\n"), &extprocv3.ExtProcPerRoute{})
 	if err == nil || !strings.Contains(err.Error(), "async_mode: deprecated field") {
 		t.Fatalf("err = %v, want a deprecated-field error for async_mode", err)
+	}
+}
+
+// TestNoYAMLMergeKeys: Envoy's YAML loader (yaml-cpp) expands anchors and
+// aliases but not "<<" merge keys (envoyproxy/envoy#12926), which yaml.v3
+// would silently accept here.
+func TestNoYAMLMergeKeys(t *testing.T) {
+	for _, path := range bootstraps {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte("<<:")) {
+			t.Errorf("%s uses a YAML merge key, which Envoy does not support", path)
+		}
 	}
 }
 
