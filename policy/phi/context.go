@@ -67,57 +67,40 @@ var ctxWords = map[string]ctx{
 	"email": cEmail, "mail": cEmail,
 }
 
-// ctxAt reports the context words among the last few words before view
-// offset pos: all of them, and those of the nearest word carrying an ID kind.
+// ctxWindow is how far before a value its context words may end.
+const ctxWindow = 48
+
+// ctxRing remembers the last context words seen in the segment, so that
+// ctxAt costs a few loads instead of re-reading the text.
+type ctxRing struct {
+	n    int
+	end  [8]int
+	kind [8]ctx
+}
+
+func (r *ctxRing) push(end int, c ctx) {
+	k := r.n % len(r.end)
+	r.end[k], r.kind[k] = end, c
+	r.n++
+}
+
+// ctxAt reports the context words ending within ctxWindow bytes before view
+// offset pos: all of them, and those of the nearest word carrying an ID
+// kind. Words are recorded by the main walk as it passes them.
 func (st *state) ctxAt(pos int) (all, nearest ctx) {
-	s := st.v.s
-	// Reuse the previous answer when no letter lies between the two
-	// positions (the groups of "4111 1111 1111 1111" share one context).
-	if st.ctxOK && st.ctxPos <= pos && pos-st.ctxPos < 32 {
-		same := true
-		for k := st.ctxPos; k < pos; k++ {
-			if isLetter(s[k]) {
-				same = false
-				break
-			}
+	r := &st.ctx
+	for k := r.n - 1; k >= 0 && k >= r.n-len(r.end); k-- {
+		e := r.end[k%len(r.end)]
+		if e > pos {
+			continue
 		}
-		if same {
-			return st.ctxAll, st.ctxNear
-		}
-	}
-	defer func() { st.ctxOK, st.ctxPos, st.ctxAll, st.ctxNear = true, pos, all, nearest }()
-	lo := max(0, pos-48)
-	words := 0
-	var buf [16]byte
-	for i := pos; i > lo && words < 5; {
-		// skip non-letters
-		for i > lo && !isLetter(s[i-1]) {
-			i--
-		}
-		e := i
-		for i > lo && isLetter(s[i-1]) {
-			i--
-		}
-		if e == i {
+		if pos-e > ctxWindow {
 			break
 		}
-		words++
-		if e-i > len(buf) {
-			continue
-		}
-		n := 0
-		for k := i; k < e; k++ {
-			buf[n] = lower(s[k])
-			n++
-		}
-		if wordFlags[wordHash(buf[:n])]&wfCtx == 0 {
-			continue
-		}
-		if c, ok := ctxWords[string(buf[:n])]; ok {
-			all |= c
-			if nearest == 0 && c&idKinds != 0 {
-				nearest = c
-			}
+		c := r.kind[k%len(r.end)]
+		all |= c
+		if nearest == 0 && c&idKinds != 0 {
+			nearest = c
 		}
 	}
 	return all, nearest

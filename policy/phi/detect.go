@@ -22,10 +22,7 @@ type grp struct {
 const maxGroups = 24
 
 type state struct {
-	// ctxAt cache, valid within one segment
-	ctxOK           bool
-	ctxPos          int
-	ctxAll, ctxNear ctx
+	ctx ctxRing // context words seen so far in the segment
 
 	v      view
 	cands  []cand

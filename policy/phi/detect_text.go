@@ -53,6 +53,11 @@ func (st *state) word(i, j int) int {
 		return j
 	}
 	flags := wordFlags[wordHash(lw)]
+	if flags&wfCtx != 0 {
+		if c, ok := ctxWords[string(lw)]; ok {
+			st.ctx.push(j, c)
+		}
+	}
 	if flags&wfCue == 0 && (flags&wfFirst == 0 || !isUpper(s[i])) && (j+1 >= n || s[j] != '.') {
 		return j
 	}

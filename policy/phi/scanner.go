@@ -111,7 +111,7 @@ func (s *Scanner) Scan(text string, dst []Finding) []Finding {
 func (s *Scanner) scanSegment(st *state, text string, p, e int, dst []Finding) []Finding {
 	st.v.build(text[p:e])
 	st.cands = st.cands[:0]
-	st.ctxOK = false
+	st.ctx.n = 0
 	st.run()
 	if len(st.cands) == 0 {
 		return dst
