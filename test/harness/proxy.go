@@ -182,7 +182,9 @@ func (x *exchange) bufferedResponse(w *recorder, resp *http.Response, src io.Rea
 		}
 	}
 	hasTrailers := !more && len(resp.Trailer) > 0 && x.modes.respTrailers
-	if len(body) > 0 || !more {
+	// No body message when the headers ended the stream (content-length: 0,
+	// HttpHeaders.end_of_stream).
+	if resp.ContentLength != 0 {
 		presp, err := x.call("response_body", firstResp(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{
 			ResponseBody: &extprocv3.HttpBody{Body: body, EndOfStream: !more && !hasTrailers}}}))
 		if err != nil {
