@@ -66,17 +66,16 @@ func SelectRoute(rc *routev3.RouteConfiguration, authority, path string, headers
 }
 
 // selectVirtualHost follows Envoy's domain search order: exact, then the
-// longest suffix wildcard, then the longest prefix wildcard, then "*".
-// A host with a port that matches nothing is retried without the port.
+// longest suffix wildcard, then the longest prefix wildcard, then "*". The
+// port is removed first, as HCM strip_any_host_port (set in Ward's configs)
+// does.
 func selectVirtualHost(vhs []*routev3.VirtualHost, authority string) (*routev3.VirtualHost, error) {
 	host := strings.ToLower(authority)
+	if i := strings.LastIndexByte(host, ':'); i > 0 && !strings.HasSuffix(host, "]") {
+		host = host[:i]
+	}
 	if vh := findVirtualHost(vhs, host); vh != nil {
 		return vh, nil
-	}
-	if i := strings.LastIndexByte(host, ':'); i > 0 && !strings.HasSuffix(host, "]") {
-		if vh := findVirtualHost(vhs, host[:i]); vh != nil {
-			return vh, nil
-		}
 	}
 	return nil, fmt.Errorf("envoy: no virtual host for %q", authority)
 }

@@ -199,6 +199,9 @@ func TestFilterChain(t *testing.T) {
 				if hcm.GetTracing().GetProvider().GetName() != "envoy.tracers.opentelemetry" {
 					t.Errorf("tracing provider %q, want OpenTelemetry (W3C traceparent)", hcm.GetTracing().GetProvider().GetName())
 				}
+				if !hcm.GetStripAnyHostPort() {
+					t.Error("strip_any_host_port must be on: SelectRoute (and so the harness) matches hosts without the port")
+				}
 				if !hcm.GetNormalizePath().GetValue() || !hcm.GetMergeSlashes() {
 					t.Error("normalize_path and merge_slashes must be on: Ward and the routes decide on :path")
 				}
