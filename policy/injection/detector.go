@@ -180,6 +180,26 @@ func (d *Detector) scan(sc *scratch, text string, depth int, budget *int) hits {
 	return h
 }
 
+// Merge combines the results for the parts of one request (messages, tool
+// results, documents): the highest score and the union of rules, in rule
+// order.
+func Merge(rs ...Result) Result {
+	out := Result{Rules: []string{}}
+	seen := map[string]bool{}
+	for _, r := range rs {
+		out.Score = max(out.Score, r.Score)
+		for _, n := range r.Rules {
+			seen[n] = true
+		}
+	}
+	for _, n := range featureNames {
+		if seen[n] {
+			out.Rules = append(out.Rules, n)
+		}
+	}
+	return out
+}
+
 func names(h hits) []string {
 	out := make([]string, 0, 4)
 	for f := feature(0); f < numFeatures; f++ {

@@ -387,3 +387,15 @@ func TestParseSource(t *testing.T) {
 		t.Error("want error for unknown source")
 	}
 }
+
+func TestMerge(t *testing.T) {
+	got := Merge(Result{Score: 0.2, Rules: []string{"roleplay"}},
+		Result{Score: 0.9, Rules: []string{"instruction_override", "roleplay"}}, Result{Rules: []string{}})
+	want := Result{Score: 0.9, Rules: []string{"instruction_override", "roleplay"}}
+	if got.Score != want.Score || !slices.Equal(got.Rules, want.Rules) {
+		t.Errorf("Merge = %+v, want %+v", got, want)
+	}
+	if m := Merge(); m.Score != 0 || m.Rules == nil {
+		t.Errorf("empty Merge = %+v", m)
+	}
+}

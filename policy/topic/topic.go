@@ -37,6 +37,14 @@ type Result struct {
 	Known bool `json:"known"`
 }
 
+// DefaultThreshold is the InScope probability at which Ward's policy input
+// reports a text as in scope (policy.Topic.InScope); Score carries InScope.
+const DefaultThreshold = 0.5
+
+// InScopeAt reports whether r is in scope at threshold th; always false for
+// an unknown app.
+func (r Result) InScopeAt(th float64) bool { return r.Known && r.InScope >= th }
+
 // OtherTopic is the built-in disallowed background topic (general requests
 // such as coding, trivia or creative writing), added to every app unless the
 // spec defines a topic with the same name.

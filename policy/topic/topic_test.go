@@ -93,7 +93,10 @@ func TestUnknownAppAndEmptyText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := c.Classify("nope", "order a burrito"); r.Known || r.InScope != 0 || r.Nearest != "" {
+	if r := c.Classify("burritos", "two chicken burritos please"); !r.InScopeAt(DefaultThreshold) {
+		t.Errorf("InScopeAt: %+v", r)
+	}
+	if r := c.Classify("nope", "order a burrito"); r.Known || r.InScope != 0 || r.Nearest != "" || r.InScopeAt(0) {
 		t.Errorf("unknown app: %+v", r)
 	}
 	if r := c.Classify("burritos", "  ?!  "); !r.Known || r.InScope != 0 || r.Nearest != OtherTopic {
