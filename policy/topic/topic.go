@@ -279,19 +279,20 @@ const (
 // features appends hashed features of text: words (minus stop words), word
 // pairs and character trigrams of each word. Linear in len(text).
 func features(dst []uint64, text string) []uint64 {
-	var prev string
 	var h maphash.Hash
 	h.SetSeed(seed)
-	hash := func(kind uint64, a, b string) uint64 {
+	hash := func(kind uint64, a, b []byte) uint64 {
 		h.Reset()
-		h.WriteString(a)
-		if b != "" {
+		h.Write(a)
+		if b != nil {
 			h.WriteByte(' ')
-			h.WriteString(b)
+			h.Write(b)
 		}
 		return h.Sum64()&^kindMask | kind
 	}
-	var word [64]byte
+	// word holds "^" + the lower-cased word + "$"; prev the previous word.
+	var word, prevBuf [66]byte
+	var prev []byte
 	for i := 0; i < len(text); {
 		r, size := utf8.DecodeRuneInString(text[i:])
 		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
@@ -299,42 +300,45 @@ func features(dst []uint64, text string) []uint64 {
 			continue
 		}
 		// Lower-case the word into a fixed buffer (long words are truncated).
-		n := 0
+		n := 1
+		word[0] = '^'
 		for i < len(text) {
 			r, size = utf8.DecodeRuneInString(text[i:])
 			if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\'' {
 				break
 			}
 			i += size
-			if n+utf8.UTFMax <= len(word) && r != '\'' {
+			if n+utf8.UTFMax < len(word)-1 && r != '\'' {
 				n += utf8.EncodeRune(word[n:], unicode.ToLower(r))
 			}
 		}
-		w := string(word[:n])
-		if stop[w] || len(w) < 2 {
+		w := word[1:n]
+		if len(w) < 2 || stop[string(w)] {
 			continue
 		}
 		w = stem(w)
-		dst = append(dst, hash(kindWord, w, ""))
-		if prev != "" {
+		dst = append(dst, hash(kindWord, w, nil))
+		if prev != nil {
 			dst = append(dst, hash(kindBigram, prev, w))
 		}
-		prev = w
-		g := "^" + w + "$"
+		prev = append(prevBuf[:0], w...)
+		g := word[:len(w)+2]
+		g[len(g)-1] = '$'
 		for j := 0; j+3 <= len(g); j++ {
-			dst = append(dst, hash(kindTrigram, g[j:j+3], ""))
+			dst = append(dst, hash(kindTrigram, g[j:j+3], nil))
 		}
 	}
 	return dst
 }
 
-// stem strips a few English plural / verb endings so "burritos", "burrito"
-// and "ordering", "order" share a feature.
-func stem(w string) string {
-	for _, suf := range []string{"ing", "ies", "es", "ed", "s"} {
-		if len(w) > len(suf)+2 && strings.HasSuffix(w, suf) {
+// stem strips a few English plural / verb endings (in place) so
+// "burritos", "burrito" and "ordering", "order" share a feature.
+func stem(w []byte) []byte {
+	for _, suf := range [...]string{"ing", "ies", "es", "ed", "s"} {
+		if len(w) > len(suf)+2 && string(w[len(w)-len(suf):]) == suf {
 			if suf == "ies" {
-				return w[:len(w)-3] + "y"
+				w[len(w)-3] = 'y'
+				return w[:len(w)-2]
 			}
 			return w[:len(w)-len(suf)]
 		}
