@@ -208,3 +208,33 @@ func TestSSEEventWithData(t *testing.T) {
 		t.Errorf("AppendTo round trip: %q -> %+v %v", enc, back, err)
 	}
 }
+
+func TestSSEDecoderIncompleteAndCounters(t *testing.T) {
+	d := NewSSEDecoder(0)
+	d.Feed([]byte("data: a\n\ndata: {\"x\":1}"))
+	ev, ok, err := d.Next()
+	if !ok || err != nil || string(ev.Data) != "a" {
+		t.Fatalf("first: %v %v %q", ok, err, ev.Data)
+	}
+	if _, ok, _ := d.Next(); ok {
+		t.Fatal("incomplete event returned before Close")
+	}
+	if d.Buffered() != 13 || d.Consumed() != 9 {
+		t.Fatalf("buffered %d consumed %d", d.Buffered(), d.Consumed())
+	}
+	d.Close()
+	ev, ok, err = d.Next()
+	if !ok || err != nil || !ev.Incomplete || string(ev.Data) != `{"x":1}` {
+		t.Fatalf("incomplete: %v %v %+v", ok, err, ev)
+	}
+	// A rewritten incomplete event is terminated so clients dispatch it.
+	if got := string(ev.WithData([]byte(`{"x":2}`))); got != "data: {\"x\":2}\n\n" {
+		t.Fatalf("WithData on incomplete: %q", got)
+	}
+	if _, ok, err := d.Next(); ok || err != nil {
+		t.Fatalf("after end: %v %v", ok, err)
+	}
+	if d.Consumed() != 22 || d.Buffered() != 0 {
+		t.Fatalf("consumed %d buffered %d", d.Consumed(), d.Buffered())
+	}
+}
