@@ -5,12 +5,12 @@ SELECT
     team,
     toStartOfMonth(ts) AS month,
     count() AS requests,
-    sum(input_tokens) AS input_tokens,
-    sum(output_tokens) AS output_tokens,
-    sum(cost_micro_usd) AS cost_micro_usd,
-    round(sum(cost_micro_usd) / 1000000, 2) AS cost_usd
+    sum(input_tokens) AS total_input_tokens,
+    sum(output_tokens) AS total_output_tokens,
+    sum(cost_micro_usd) AS spend_micro_usd,
+    round(spend_micro_usd / 1000000, 2) AS spend_usd
 FROM ward.audit_events FINAL
 WHERE ts >= toDateTime('2026-10-01 00:00:00')
   AND ts < toDateTime('2026-12-01 00:00:00')
 GROUP BY team, month
-ORDER BY month, cost_micro_usd DESC, team
+ORDER BY month, spend_micro_usd DESC, team

@@ -5,8 +5,8 @@
 SELECT
     team,
     day,
-    sum(requests) AS requests,
-    sum(cost_micro_usd) AS cost_micro_usd
+    sum(requests) AS total_requests,
+    sum(cost_micro_usd) AS spend_micro_usd
 FROM ward.spend_daily
 WHERE day >= toDate('2026-11-01')
   AND day < toDate('2026-12-01')
