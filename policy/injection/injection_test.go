@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -398,4 +399,38 @@ func TestMerge(t *testing.T) {
 	if m := Merge(); m.Score != 0 || m.Rules == nil {
 		t.Errorf("empty Merge = %+v", m)
 	}
+}
+
+// TestPublicSample scores the small attributed sample in
+// test/testdata/injection (training splits and benign files only) and
+// requires every row to be classified as labelled at the default threshold.
+// Rows the rules are known to miss are listed explicitly.
+func TestPublicSample(t *testing.T) {
+	data, err := os.ReadFile("../../test/testdata/injection/sample.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := New(Options{})
+	n := 0
+	for line := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
+		var r struct{ ID, Text, Label string }
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		n++
+		res := d.Score(r.Text, SourceUser)
+		got := res.Score >= DefaultThreshold
+		if want := r.Label == "injection"; got != want && !knownMisses[r.ID] {
+			t.Errorf("%s (%s): score %.2f rules %v: %q", r.ID, r.Label, res.Score, res.Rules, r.Text)
+		}
+	}
+	if n < 40 {
+		t.Errorf("only %d sample rows", n)
+	}
+}
+
+// knownMisses are sample rows outside the rules' reach (topic hijacks
+// without injection wording); see docs/injection.md.
+var knownMisses = map[string]bool{
+	"deepset_prompt_injections#470": true, // fake "$Documents:" context, no attack wording
 }
