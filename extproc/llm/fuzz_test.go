@@ -190,3 +190,34 @@ func jsonRoundTrip(s string) string {
 	_ = json.Unmarshal(b, &out)
 	return out
 }
+
+// FuzzStreamAssembler feeds one event's data to every dialect: no panic,
+// malformed data is an error, and every delta span decodes to its text.
+func FuzzStreamAssembler(f *testing.F) {
+	for _, s := range []string{chatStream, responsesStream, anthropicStream} {
+		evs, _ := decodeAll(f, 0, []byte(s))
+		for _, ev := range evs {
+			f.Add(ev.Data, ev.Event)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, event string) {
+		for _, ep := range endpoints {
+			a := NewStreamAssembler(ep)
+			ev := SSEEvent{Raw: data, Data: data, HasData: true, Event: event, dataStart: -1}
+			c, err := a.Consume(&ev)
+			if err != nil {
+				if json.Valid(data) && errors.Is(err, ErrMalformed) {
+					t.Fatalf("%s: valid JSON %q reported malformed: %v", ep, data, err)
+				}
+				continue
+			}
+			for _, d := range c.Deltas {
+				var s string
+				if err := json.Unmarshal(data[d.Start:d.End], &s); err != nil || s != d.Text {
+					t.Fatalf("%s: delta span %q does not decode to %q", ep, data[d.Start:d.End], d.Text)
+				}
+			}
+			_ = a.Response()
+		}
+	})
+}
