@@ -143,6 +143,7 @@ var patterns = func() []pattern {
 		{f: fIndirect, steps: []step{s(cIf, 0), s(cYou, 1), s(cAre, 1), s(cAI, 3)}},
 		{f: fIndirect, steps: []step{s(cAI, 0), s(cReveal|cFollow|cIgnore|cSend, 3), s(cYour|cPrior|cInstr|cUser, 3)}},
 		{f: fIndirect, steps: []step{s(cNeg, 0), s(cTell|cReveal|cSay, 1), s(cUser, 3)}},
+		{f: fIndirect, steps: []step{s(cTell|cSay, 0), s(cUser, 2)}},
 		{f: fIndirect, steps: []step{imp(cSend, 0), s(cContext|cPrompt|cPassword|cAll|cYour|cUser, 4)}},
 	}
 	for i := range ps {
@@ -282,22 +283,47 @@ func match(n *normText, last []int32, seen []int32) hits {
 	return h
 }
 
-// quoteNext reports whether b starts, after spaces, with a quote or colon.
+// quoteNext reports whether b starts, after spaces and at most one
+// connecting word ("respond with 'PWNED'", "antworte nur mit"), with a quote
+// or colon.
 func quoteNext(b []byte) bool {
-	for i := 0; i < len(b) && i < 4; i++ {
-		switch b[i] {
-		case ' ':
-			continue
-		case '"', '\'', ':':
-			return true
-		case 0xe2: // “ ” ‘ ’ « (UTF-8 lead byte of the typographic quotes)
-			return i+2 < len(b) && b[i+1] == 0x80 && b[i+2] >= 0x98 && b[i+2] <= 0x9f
-		case 0xc2: // « »
-			return i+1 < len(b) && (b[i+1] == 0xab || b[i+1] == 0xbb)
+	i := skipSpaces(b, 0)
+	if j := wordEnd(b, i); j > i && quoteLinks[string(b[i:j])] {
+		i = skipSpaces(b, j)
+		if k := wordEnd(b, i); k > i && quoteLinks[string(b[i:k])] {
+			i = skipSpaces(b, k)
 		}
+	}
+	if i >= len(b) {
 		return false
 	}
+	switch b[i] {
+	case '"', '\'', ':':
+		return true
+	case 0xe2: // “ ” ‘ ’ (UTF-8 lead byte of the typographic quotes)
+		return i+2 < len(b) && b[i+1] == 0x80 && b[i+2] >= 0x98 && b[i+2] <= 0x9f
+	case 0xc2: // « »
+		return i+1 < len(b) && (b[i+1] == 0xab || b[i+1] == 0xbb)
+	}
 	return false
+}
+
+var quoteLinks = map[string]bool{"with": true, "only": true, "exactly": true, "just": true, "mit": true,
+	"nur": true, "con": true, "solo": true, "avec": true, "me": true, "back": true}
+
+func skipSpaces(b []byte, i int) int {
+	for i < len(b) && i < 64 && b[i] == ' ' {
+		i++
+	}
+	return i
+}
+
+func wordEnd(b []byte, i int) int {
+	j := i
+	for j < len(b) && j-i < 12 && isASCIILetter(b[j]) {
+		j++
+	}
+	return j
 }
 
 // determiners after "you are" / "du bist" make an identity ("You are the

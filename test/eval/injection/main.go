@@ -84,6 +84,7 @@ func run(args []string, out io.Writer) error {
 		return nil
 	}
 	report(rows, *threshold, out)
+	reportDocuments(det, rows, *threshold, out)
 	if *topicPer > 0 {
 		fmt.Fprintln(out)
 		return evalTopic(rows, *topicPer, out)
@@ -258,6 +259,32 @@ func report(rows []row, th float64, out io.Writer) {
 			f(dt.recall()), f(dtr.f1()), f(ga.recall()), f(gt.recall()), f(worst), worstName)
 	}
 
+	// Per-file sweep: recall on attack files, FPR on benign files.
+	_, groups := tally(rows, th, func(r *row) string { return r.group })
+	fmt.Fprintln(out, "\nPer file and split: recall (R) where the group has injections, else false-positive rate (FPR).")
+	fmt.Fprint(out, "\n| threshold |")
+	for _, g := range groups {
+		fmt.Fprintf(out, " %s |", g)
+	}
+	fmt.Fprint(out, "\n|--:|")
+	for range groups {
+		fmt.Fprint(out, "--:|")
+	}
+	fmt.Fprintln(out)
+	for _, t := range []float64{0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9} {
+		g, _ := tally(rows, t, func(r *row) string { return r.group })
+		fmt.Fprintf(out, "| %.1f |", t)
+		for _, name := range groups {
+			c := g[name]
+			if c.tp+c.fn > 0 {
+				fmt.Fprintf(out, " R %s |", f(c.recall()))
+			} else {
+				fmt.Fprintf(out, " FPR %s |", f(c.fpr()))
+			}
+		}
+		fmt.Fprintln(out)
+	}
+
 	fmt.Fprintf(out, "\n## Rules fired on injections (all files, threshold %.2f)\n\n", th)
 	fired := map[string]int{}
 	for _, r := range rows {
@@ -361,4 +388,41 @@ func fitWeights(rows []row, lambda float64, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "%-28s prior %5.2f  fitted %6.3f\n", "bias", b0, b)
 	return nil
+}
+
+// reportDocuments scores every benign row as a retrieved document
+// (SourceDocument): no labelled indirect-injection set is available, so this
+// only measures how often ordinary third-party text would be flagged.
+func reportDocuments(det *injection.Detector, rows []row, th float64, out io.Writer) {
+	fmt.Fprintf(out, "\n## Benign rows scored as retrieved documents (SourceDocument), threshold %.2f\n\n", th)
+	fmt.Fprintln(out, "| file | benign n | flagged | FPR | with indirect_injection |")
+	fmt.Fprintln(out, "|---|--:|--:|--:|--:|")
+	type agg struct{ n, fp, ind int }
+	m := map[string]*agg{}
+	var files []string
+	for _, r := range rows {
+		if r.Label != "benign" {
+			continue
+		}
+		a := m[r.file]
+		if a == nil {
+			a = &agg{}
+			m[r.file] = a
+			files = append(files, r.file)
+		}
+		a.n++
+		res := det.Score(r.Text, injection.SourceDocument)
+		if res.Score >= th {
+			a.fp++
+		}
+		for _, n := range res.Rules {
+			if n == "indirect_injection" {
+				a.ind++
+			}
+		}
+	}
+	for _, f := range files {
+		a := m[f]
+		fmt.Fprintf(out, "| %s | %d | %d | %.3f | %d |\n", f, a.n, a.fp, float64(a.fp)/float64(a.n), a.ind)
+	}
 }
