@@ -38,7 +38,7 @@ type handler func(req *extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResp
 
 var errCleanClose = errors.New("close stream cleanly")
 
-// sleepMarker in a handler's response list makes the server pause 100ms.
+// sleepMarker in a handler's response list makes the server pause 600ms.
 var sleepMarker = &extprocv3.ProcessingResponse{}
 
 type fakeProc struct {
@@ -66,7 +66,7 @@ func (f *fakeProc) Process(st extprocv3.ExternalProcessor_ProcessServer) error {
 		}
 		for _, r := range resps {
 			if r == sleepMarker {
-				time.Sleep(100 * time.Millisecond)
+				time.Sleep(600 * time.Millisecond)
 				continue
 			}
 			if err := st.Send(r); err != nil {
@@ -115,6 +115,11 @@ func setup(t *testing.T, cfg harness.Config, h handler) *env {
 	t.Cleanup(up.Close)
 	if cfg.ProcessorAddr == "" {
 		cfg.ProcessorAddr = addr
+	}
+	if cfg.MessageTimeout == 0 {
+		// Generous, so a loaded CI machine never turns a success path into
+		// a 504; timeout tests set their own.
+		cfg.MessageTimeout = 5 * time.Second
 	}
 	if cfg.Routes == nil {
 		cfg.Routes = []harness.Route{{Name: "default", PathPrefix: "/", Upstream: up.URL}}
@@ -290,7 +295,7 @@ func TestProtocolErrors(t *testing.T) {
 		return nil, status.Error(codes.Internal, "boom")
 	}
 	slow := func(req *extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
-		time.Sleep(150 * time.Millisecond)
+		time.Sleep(600 * time.Millisecond)
 		return continueAll(req)
 	}
 	empty := func(*extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
@@ -304,21 +309,22 @@ func TestProtocolErrors(t *testing.T) {
 		failOpen  bool
 		status    int
 		upstreams int
+		timeout   time.Duration
 	}{
-		{"wrong kind closed", wrongKind, false, 500, 0},
-		{"wrong kind open", wrongKind, true, 200, 1},
-		{"empty response closed", empty, false, 500, 0},
+		{"wrong kind closed", wrongKind, false, 500, 0, 0},
+		{"wrong kind open", wrongKind, true, 200, 1, 0},
+		{"empty response closed", empty, false, 500, 0, 0},
 		// The extra response is noticed while the upstream call is under way
 		// (as in Envoy), so only the local reply is asserted.
-		{"extra response closed", twoReplies, false, 500, -1},
-		{"grpc error closed", grpcErr, false, 500, 0},
-		{"grpc error open", grpcErr, true, 200, 1},
-		{"timeout closed", slow, false, 504, 0},
-		{"timeout open", slow, true, 200, 1},
+		{"extra response closed", twoReplies, false, 500, -1, 0},
+		{"grpc error closed", grpcErr, false, 500, 0, 0},
+		{"grpc error open", grpcErr, true, 200, 1, 0},
+		{"timeout closed", slow, false, 504, 0, 100 * time.Millisecond},
+		{"timeout open", slow, true, 200, 1, 100 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := setup(t, harness.Config{FailureModeAllow: tt.failOpen, MessageTimeout: 50 * time.Millisecond}, tt.h)
+			e := setup(t, harness.Config{FailureModeAllow: tt.failOpen, MessageTimeout: tt.timeout}, tt.h)
 			resp, body := e.post(t, "/v1/chat/completions", chatBody)
 			tr := e.gw.LastTrace()
 			if resp.StatusCode != tt.status {
@@ -794,11 +800,11 @@ func TestDynamicMetadataReceivingNamespaces(t *testing.T) {
 }
 
 func TestOverrideMessageTimeout(t *testing.T) {
-	for _, max := range []time.Duration{time.Second, 0} {
+	for _, max := range []time.Duration{5 * time.Second, 0} {
 		t.Run("max="+max.String(), func(t *testing.T) {
-			e := setup(t, harness.Config{MessageTimeout: 40 * time.Millisecond, MaxMessageTimeout: max}, func(req *extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
+			e := setup(t, harness.Config{MessageTimeout: 300 * time.Millisecond, MaxMessageTimeout: max}, func(req *extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
 				if phase(req) == "request_headers" {
-					ext := &extprocv3.ProcessingResponse{OverrideMessageTimeout: durationpb.New(500 * time.Millisecond)}
+					ext := &extprocv3.ProcessingResponse{OverrideMessageTimeout: durationpb.New(3 * time.Second)}
 					return []*extprocv3.ProcessingResponse{ext, sleepMarker, reply(req, nil)}, nil
 				}
 				return continueAll(req)
@@ -806,7 +812,7 @@ func TestOverrideMessageTimeout(t *testing.T) {
 			resp, _ := e.post(t, "/v1/chat/completions", chatBody)
 			want := 200
 			if max == 0 {
-				want = 504 // override_message_timeout disabled: the 40ms timer fires
+				want = 504 // override_message_timeout disabled: the 300ms timer fires
 			}
 			if resp.StatusCode != want {
 				t.Fatalf("status %d, want %d\n%s", resp.StatusCode, want, e.gw.LastTrace())
@@ -991,7 +997,7 @@ func TestStreamedTimeoutMidStream(t *testing.T) {
 		t.Run("failure_mode_allow="+strconv.FormatBool(failOpen), func(t *testing.T) {
 			var mu sync.Mutex
 			n := 0
-			e := setup(t, harness.Config{AllowModeOverride: true, FailureModeAllow: failOpen, MessageTimeout: 50 * time.Millisecond, ResponseChunkSize: 16},
+			e := setup(t, harness.Config{AllowModeOverride: true, FailureModeAllow: failOpen, MessageTimeout: 300 * time.Millisecond, ResponseChunkSize: 16},
 				func(req *extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
 					if req.GetResponseBody() != nil {
 						mu.Lock()

@@ -227,10 +227,19 @@ func (x *exchange) streamedResponse(w *recorder, resp *http.Response, src io.Rea
 	x.writeHeaders(w, rh)
 	w.Flush()
 	in := make(chan piece)
-	stop := make(chan struct{})
-	defer close(stop)
+	stop, done := make(chan struct{}), make(chan struct{})
 	hasTrailers := len(resp.Trailer) > 0 && x.modes.respTrailers
-	go x.chunkUpstream(resp, src, hasTrailers, in, stop)
+	go func() {
+		defer close(done)
+		x.chunkUpstream(resp, src, hasTrailers, in, stop)
+	}()
+	// The reader must be gone before the caller reads the recorded
+	// upstream body; closing the body unblocks a pending Read.
+	defer func() {
+		close(stop)
+		_ = resp.Body.Close()
+		<-done
+	}()
 	mk := func(b []byte, eos bool) *extprocv3.ProcessingRequest {
 		return firstResp(&extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{
 			ResponseBody: &extprocv3.HttpBody{Body: b, EndOfStream: eos}}})
