@@ -29,7 +29,9 @@ var ErrUnsupportedEndpoint = errors.New("llm: endpoint not parsed")
 // *ParseError carries the byte offset. Unknown fields are skipped but still
 // validated as JSON.
 func ParseRequest(endpoint Endpoint, body []byte) (*Request, error) {
-	r := &Request{Endpoint: endpoint}
+	// Most requests have a handful of parts: one allocation instead of
+	// three or four growth steps (measured in BenchmarkParseRequestChat2KB).
+	r := &Request{Endpoint: endpoint, Parts: make([]Part, 0, 8)}
 	p := reqParser{s: scanner{b: body, strict: true}, r: r}
 	switch endpoint {
 	case EndpointChatCompletions:
