@@ -154,39 +154,43 @@ type heap64 struct {
 	pos []int32
 }
 
-func (h *heap64) swap(a, b int) {
-	h.h[a], h.h[b] = h.h[b], h.h[a]
-	h.pos[uint32(h.h[a])] = int32(a)
-	h.pos[uint32(h.h[b])] = int32(b)
-}
-
+// up and down move a hole rather than swapping, halving the writes.
 func (h *heap64) up(k int) {
+	x := h.h[k]
 	for k > 0 {
 		p := (k - 1) / 2
-		if h.h[k] >= h.h[p] {
-			return
+		if x >= h.h[p] {
+			break
 		}
-		h.swap(k, p)
+		h.h[k] = h.h[p]
+		h.pos[uint32(h.h[k])] = int32(k)
 		k = p
 	}
+	h.h[k] = x
+	h.pos[uint32(x)] = int32(k)
 }
 
 func (h *heap64) down(k int) {
+	x := h.h[k]
+	n := len(h.h)
 	for {
 		l := 2*k + 1
-		if l >= len(h.h) {
-			return
+		if l >= n {
+			break
 		}
 		m := l
-		if r := l + 1; r < len(h.h) && h.h[r] < h.h[l] {
+		if r := l + 1; r < n && h.h[r] < h.h[l] {
 			m = r
 		}
-		if h.h[m] >= h.h[k] {
-			return
+		if h.h[m] >= x {
+			break
 		}
-		h.swap(k, m)
+		h.h[k] = h.h[m]
+		h.pos[uint32(h.h[k])] = int32(k)
 		k = m
 	}
+	h.h[k] = x
+	h.pos[uint32(x)] = int32(k)
 }
 
 // set gives part p a new pair rank; noRank removes it from the heap.
