@@ -58,9 +58,10 @@ var ctxWords = map[string]ctx{
 	"routing": cRouting, "aba": cRouting, "rtn": cRouting,
 	"itin": cITIN, "tin": cITIN, "tax": cITIN, "taxpayer": cITIN,
 	"zip": cZIP, "postal": cZIP, "zipcode": cZIP,
-	"dob": cDate, "born": cDate, "birth": cDate, "birthday": cDate, "admitted": cDate, "admission": cDate,
-	"discharged": cDate, "discharge": cDate, "date": cDate, "visit": cDate, "seen": cDate, "died": cDate,
-	"death": cDate, "deceased": cDate, "surgery": cDate, "on": cDate,
+	// Only words that make "5/21" a date of the person (birth, death, an
+	// explicit "date"); "admission 3/10" is too often a score or ratio.
+	"dob": cDate, "born": cDate, "birth": cDate, "birthday": cDate, "date": cDate, "died": cDate,
+	"death": cDate, "deceased": cDate, "expired": cDate,
 	"age": cAge, "aged": cAge,
 	"name": cName, "patient": cName, "pt": cName,
 	"id": cID, "number": cID, "no": cID, "num": cID, "nr": cID, "identifier": cID,
@@ -88,13 +89,18 @@ func (r *ctxRing) push(end int, c ctx) {
 // offset pos: all of them, and those of the nearest word carrying an ID
 // kind. Words are recorded by the main walk as it passes them.
 func (st *state) ctxAt(pos int) (all, nearest ctx) {
+	return st.ctxWithin(pos, ctxWindow)
+}
+
+// ctxWithin is ctxAt with a custom window.
+func (st *state) ctxWithin(pos, window int) (all, nearest ctx) {
 	r := &st.ctx
 	for k := r.n - 1; k >= 0 && k >= r.n-len(r.end); k-- {
 		e := r.end[k%len(r.end)]
 		if e > pos {
 			continue
 		}
-		if pos-e > ctxWindow {
+		if pos-e > window {
 			break
 		}
 		c := r.kind[k%len(r.end)]

@@ -572,7 +572,7 @@ func (st *state) date(i, j int) int {
 			return -1
 		}
 		sc := 0.3
-		if all, _ := st.ctxAt(i); all&cDate != 0 && all&cAge == 0 {
+		if all, _ := st.ctxWithin(i, 12); all&cDate != 0 {
 			sc = 0.6
 		}
 		st.add(DATE, i, e, sc)

@@ -176,6 +176,7 @@ func (st *state) names(i, j int, lw []byte) int {
 	s := st.v.s
 	n := len(s)
 	cue, score := -1, 0.0
+	weak := false // a cue without punctuation: needs more evidence
 	switch string(lw) {
 	case "dr", "mr", "mrs", "ms", "miss", "mx", "prof", "doctor", "sister", "nurse":
 		if isUpper(s[i]) {
@@ -196,6 +197,8 @@ func (st *state) names(i, j int, lw []byte) int {
 		}
 		if p < n && (s[p] == ':' || s[p] == ',' || s[p] == '-') {
 			p++
+		} else if p > j && s[p-1] != 's' { // not "name is"
+			weak = true
 		}
 		for p < n && (s[p] == ' ' || s[p] == '\n' || s[p] == '\r' || s[p] == '\t') && p-j < 8 {
 			p++
@@ -219,8 +222,11 @@ func (st *state) names(i, j int, lw []byte) int {
 	}
 	if cue >= 0 {
 		if e, words, _ := nameSeq(s, cue, 3); words > 0 && e > cue {
-			if inSet(surnames, s, lastWordStart(s, cue, e), e) || inSet(firstNames, s, cue, nameWordEnd(s, cue)) {
+			listed := inSet(surnames, s, lastWordStart(s, cue, e), e) || inSet(firstNames, s, cue, nameWordEnd(s, cue))
+			if listed {
 				score += 0.1
+			} else if weak && words < 2 {
+				return j
 			}
 			st.add(NAME, cue, e, score)
 			return e

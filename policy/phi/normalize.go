@@ -17,6 +17,7 @@ type view struct {
 	start []int32 // original byte offset of the rune that produced s[i]
 	end   []int32 // original end offset of that rune
 	buf   []byte
+	tmp   [utf8.UTFMax]byte // scratch for norm, here so it does not escape per call
 }
 
 // origStart maps a view offset to the original text.
@@ -105,7 +106,6 @@ func (v *view) build(text string) {
 	v.buf = v.buf[:0]
 	v.start = v.start[:0]
 	v.end = v.end[:0]
-	var tmp [4]byte
 	for i := 0; i < len(text); {
 		c := text[i]
 		if c < utf8.RuneSelf {
@@ -130,8 +130,8 @@ func (v *view) build(text string) {
 		case r < 0x10000 && !unicode.IsDigit(r) && nfkcStable(r):
 			v.buf = append(v.buf, text[i:i+n]...)
 		default:
-			k := copy(tmp[:], text[i:i+n])
-			out := norm.NFKC.Append(v.buf, tmp[:k]...)
+			k := copy(v.tmp[:], text[i:i+n])
+			out := norm.NFKC.Append(v.buf, v.tmp[:k]...)
 			if len(out) == before+n && unicode.IsDigit(r) {
 				// A decimal digit NFKC leaves alone (Arabic-Indic,
 				// Devanagari, ...): Unicode keeps them in runs of ten.

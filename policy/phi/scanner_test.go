@@ -185,3 +185,36 @@ func FuzzScan(f *testing.F) {
 		checkRedaction(t, text, fs)
 	})
 }
+
+// The clean path allocates nothing (ASCII and non-ASCII text).
+func TestScanCleanAllocatesNothing(t *testing.T) {
+	dst := make([]Finding, 0, 8)
+	for _, text := range []string{cleanClinical, "Le patient présente une douleur thoracique à l'effort."} {
+		defaultScanner.Scan(text, dst) // warm the pool and the NFKC table
+		if n := testing.AllocsPerRun(20, func() { defaultScanner.Scan(text, dst[:0]) }); n != 0 {
+			t.Errorf("%.1f allocations per clean Scan of %q", n, text[:20])
+		}
+	}
+}
+
+// Segments: a long line is cut at a word boundary and detection still
+// works on both sides; blank lines end segments.
+func TestSegments(t *testing.T) {
+	line := strings.Repeat("word ", 200) + "SSN 078-05-1123 " + strings.Repeat("more words ", 100)
+	for p := 0; p < len(line); {
+		e := segmentEnd(line, p, DefaultMaxSegment)
+		if e <= p || e-p > DefaultMaxSegment {
+			t.Fatalf("segment [%d,%d)", p, e)
+		}
+		if e < len(line) && line[e-1] != ' ' {
+			t.Fatalf("cut inside a word at %d", e)
+		}
+		p = e
+	}
+	if got := findAll(line); len(got) != 1 || got[0].t != SSN {
+		t.Fatalf("got %v", got)
+	}
+	if e := segmentEnd("a\n\nb", 0, 512); e != 3 {
+		t.Fatalf("blank line cut at %d", e)
+	}
+}
