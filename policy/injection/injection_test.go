@@ -31,6 +31,7 @@ func TestNormalize(t *testing.T) {
 		{"math bold", "𝐢𝐠𝐧𝐨𝐫𝐞", "ignore"},
 		{"invalid utf8", "ig\xffnore", "ig nore"},
 		{"contraction", "Don't", "don't"},
+		{"typographic apostrophe", "Don’t", "don't"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

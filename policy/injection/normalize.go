@@ -152,6 +152,11 @@ func (n *normText) normalize(s string) {
 				}
 				continue
 			}
+			if (r == '\u2019' || r == '\u02bc') && inWord && i < len(s) && isASCIILetter(s[i]) {
+				// Typographic apostrophe inside a word: "don’t" reads "don't".
+				n.buf = append(n.buf, '\'')
+				continue
+			}
 			if r == utf8.RuneError {
 				flush()
 				n.buf = append(n.buf, ' ')
@@ -282,7 +287,8 @@ func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 
 // finishWord undoes leetspeak in a word that mixes letters and digits
 // ("1gn0r3" → "ignore") while leaving numbers and codes such as "2023" or
-// "b12" alone (at least half the characters must be letters).
+// "b12" alone: only words with two or more letters and no digits other than
+// 0 1 3 4 5 7 are rewritten.
 func (n *normText) finishWord(t *token) {
 	w := n.buf[t.start:t.end]
 	letters, leet := 0, 0

@@ -216,7 +216,7 @@ func match(n *normText, last []int32, seen []int32) hits {
 	capsRun, capsCmd := 0, 0
 	for i := range toks {
 		t := &toks[i]
-		// embedded_command: >= 3 shouted words with >= 2 command words
+		// embedded_command: >= 3 shouted words with a command word among them
 		// inside text that is otherwise written in lower case.
 		if t.flags&tokUpper != 0 {
 			capsRun++
