@@ -163,7 +163,7 @@ var lexicon = func() map[string]uint64 {
 	add(cEnough, `enough genügt genug basta assez suffit`)
 	add(cWritten, `written wrote geschrieben stand escrito écrit`)
 	add(cBeginning, `beginning start top anfang beginn principio début`)
-	add(cWhat, `what was que quoi qué`)
+	add(cWhat, `what what's whats was que quoi qué`)
 	add(cRevealStrong, `repeat reveal print output display dump leak disclose spell recite echo quote
 		duplicate replay wiederhole verrate zeige muestra revela repite révèle affiche`)
 	add(cAfter, `after nach después après`)
