@@ -1030,3 +1030,70 @@ func TestStreamedTimeoutMidStream(t *testing.T) {
 		})
 	}
 }
+
+func TestResponseHeaderMutationAndTrailers(t *testing.T) {
+	fp, addr := startProc(t, func(req *extprocv3.ProcessingRequest) ([]*extprocv3.ProcessingResponse, error) {
+		switch phase(req) {
+		case "response_headers":
+			return []*extprocv3.ProcessingResponse{reply(req, &extprocv3.CommonResponse{HeaderMutation: &extprocv3.HeaderMutation{
+				SetHeaders:    []*corev3.HeaderValueOption{set("x-ward-event-id", "ev-1"), set(":status", "202")},
+				RemoveHeaders: []string{"x-upstream-secret"}}})}, nil
+		case "response_trailers":
+			return []*extprocv3.ProcessingResponse{reply(req, &extprocv3.CommonResponse{HeaderMutation: &extprocv3.HeaderMutation{
+				SetHeaders: []*corev3.HeaderValueOption{set("x-usage", "redacted")}}})}, nil
+		}
+		return continueAll(req)
+	}, "")
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Usage")
+		w.Header().Set("X-Upstream-Secret", "s")
+		w.Header().Set("Content-Encoding", "gzip") // passed through untouched
+		_, _ = w.Write([]byte("\x1f\x8bnot-really-gzip"))
+		w.Header().Set("X-Usage", "42")
+	}))
+	defer up.Close()
+	gw, err := harness.New(harness.Config{
+		ProcessorAddr:  addr,
+		MessageTimeout: 5 * time.Second,
+		Mode:           &harness.ProcessingMode{ResponseTrailerMode: harness.Send},
+		Routes:         []harness.Route{{Name: "r", PathPrefix: "/", Upstream: up.URL}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := gw.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	// The test client must not gunzip either.
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	resp, err := client.Get(url + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 202 || resp.Header.Get("X-Ward-Event-Id") != "ev-1" || resp.Header.Get("X-Upstream-Secret") != "" {
+		t.Fatalf("status %d headers %v", resp.StatusCode, resp.Header)
+	}
+	if string(b) != "\x1f\x8bnot-really-gzip" || resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("body altered: %q %v\n%s", b, resp.Header, gw.LastTrace())
+	}
+	if resp.Trailer.Get("X-Usage") != "redacted" {
+		t.Fatalf("trailers %v", resp.Trailer)
+	}
+	got := strings.Join(gw.LastTrace().Phases(), ",")
+	if got != ">request_headers,<request_headers,>response_headers,<response_headers,>response_trailers,<response_trailers" {
+		t.Fatalf("phases %s", got)
+	}
+	// GET without a body: end_of_stream on the request headers.
+	if !gw.LastTrace().Messages[0].Request.GetRequestHeaders().GetEndOfStream() {
+		t.Error("GET request headers without end_of_stream")
+	}
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	if len(fp.got) != 3 {
+		t.Errorf("processor saw %d messages", len(fp.got))
+	}
+}
