@@ -47,9 +47,13 @@ func (st *state) run() {
 			case '+':
 				if i+1 < n && isDigit(s[i+1]) && (i == 0 || !isAlnum(s[i-1])) {
 					next = max(next, st.e164(i))
+				} else if i+1 < n && isUpper(s[i+1]) && (i == 0 || !isAlnum(s[i-1])) {
+					next = max(next, st.hibcc(i))
 				}
 			case '(':
-				if i+4 < n && isDigit(s[i+1]) {
+				if i+4 < n && s[i+1] == '0' && s[i+2] == '1' && s[i+3] == ')' {
+					next = max(next, st.gs1UDI(i))
+				} else if i+4 < n && isDigit(s[i+1]) {
 					next = max(next, st.parenPhone(i))
 				}
 			case ':':

@@ -9,14 +9,19 @@ func isSep(c byte) bool { return c == ' ' || c == '-' || c == '.' }
 func (st *state) number(i, j int) int {
 	s := st.v.s
 	n := len(s)
+	prev := byte(0)
+	if i > 0 {
+		prev = s[i-1]
+	}
+	if j-i == 1 && prev != '.' && prev != '+' && !(i >= 2 && isSep(prev) && isDigit(s[i-2])) {
+		if e := st.spaced(i); e > 0 {
+			return e
+		}
+	}
 	if j < n && s[j] == '.' && j-i <= 3 {
 		if e := st.ipv4(i); e > 0 {
 			return e
 		}
-	}
-	prev := byte(0)
-	if i > 0 {
-		prev = s[i-1]
 	}
 	tight := i >= 2 && (prev == '-' || prev == '.' || prev == '/') && isDigit(s[i-2])
 	if tight || prev == '+' || prev == '.' {
@@ -29,6 +34,40 @@ func (st *state) number(i, j int) int {
 	st.address(i, j)
 	st.runs(i)
 	return j
+}
+
+// spaced reads digits written one by one with the same separator
+// ("4 1 1 1 - ..." evasion) and classifies the compacted number.
+func (st *state) spaced(i int) int {
+	s := st.v.s
+	if i+2 >= len(s) || !isSep(s[i+1]) {
+		return -1
+	}
+	sep := s[i+1]
+	d := st.digits[:0]
+	p := i
+	for {
+		d = append(d, s[p])
+		if len(d) > 19 {
+			return -1
+		}
+		if p+2 < len(s) && s[p+1] == sep && isDigit(s[p+2]) && (p+3 >= len(s) || !isDigit(s[p+3])) {
+			p += 2
+			continue
+		}
+		break
+	}
+	end := p + 1
+	if len(d) < 9 || !endOKNum(s, end) || (end < len(s) && isDigit(s[end])) {
+		return -1
+	}
+	all, near := st.ctxAt(i)
+	n := len(st.cands)
+	st.window([]grp{{i, end, 0}}, d, i, end, all, near)
+	if len(st.cands) == n {
+		return -1
+	}
+	return end
 }
 
 // runs enumerates windows of the separated digit run starting at i: one
@@ -49,15 +88,18 @@ func (st *state) runs(i int) {
 		if total > 34 {
 			break
 		}
-		sep := byte(0)
-		if e+1 < len(s) && isSep(s[e]) && isDigit(s[e+1]) {
+		sep, next := byte(0), e+1
+		switch {
+		case e+1 < len(s) && isSep(s[e]) && isDigit(s[e+1]):
 			sep = s[e]
+		case e+3 < len(s) && s[e] == ' ' && (s[e+1] == '-' || s[e+1] == '.') && s[e+2] == ' ' && isDigit(s[e+3]):
+			sep, next = s[e+1], e+3 // "078 - 05 - 1123"
 		}
 		g = append(g, grp{p, e, sep})
 		if sep == 0 {
 			break
 		}
-		p = e + 1
+		p = next
 	}
 	if len(g) == 0 {
 		return

@@ -77,6 +77,10 @@ func TestScan(t *testing.T) {
 		{"passport A12803456", []want{{PASSPORT, "A12803456"}}},
 		{"driver's license F16282354", []want{{DRIVER_LICENSE, "F16282354"}}},
 		{"device UDI 00614141999996", []want{{DEVICE_ID, "00614141999996"}}},
+		{"UDI (01)00614141999996(17)251231(10)A1B2 implanted", []want{{DEVICE_ID, "(01)00614141999996(17)251231(10)A1B2"}}},
+		{"(01)00614141999997", nil},
+		{"label +H123PROD12341Z", []want{{DEVICE_ID, "+H123PROD12341Z"}}},
+		{"+H123PROD12341Y", nil},
 		// Names and addresses.
 		{"Patient: John Smith was seen", []want{{NAME, "John Smith"}}},
 		{"seen by Dr. Maria Garcia today", []want{{NAME, "Maria Garcia"}}},
@@ -102,6 +106,9 @@ func TestEvasion(t *testing.T) {
 		{"SSN 078\u201105\u20111123", "078\u201105\u20111123"},
 		{"card 4111\u00a01111\u00a01111\u00a01111", "4111\u00a01111\u00a01111\u00a01111"},
 		{"SSN \u0660\u0667\u0668-05-1123", "\u0660\u0667\u0668-05-1123"},
+		{"SSN 078 - 05 - 1123", "078 - 05 - 1123"},
+		{"card 4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 ok", "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1"},
+		{"SSN 0.7.8.0.5.1.1.2.3", "0.7.8.0.5.1.1.2.3"},
 	}
 	for _, tc := range tests {
 		fs := defaultScanner.Scan(tc.text, nil)
