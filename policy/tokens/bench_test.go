@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wardhq/ward/extproc/llm"
 )
 
 // cpuTime is this process's user+system CPU time. The benchmarks report
@@ -71,4 +73,29 @@ func BenchmarkCountLongRun(b *testing.B) {
 	s := strings.Repeat(" ", 1<<20) + "x"
 	enc := mustEncoding(b, O200KBase)
 	measure(b, len(s), func() { enc.Count(s) })
+}
+
+// BenchmarkRequest is the proxy's pre-request estimate for a typical chat
+// request with one tool definition (cached after the first call).
+func BenchmarkRequest(b *testing.B) {
+	c, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var note string
+	for _, t := range loadCorpus(b) {
+		if t.ID == "100k-clinical" {
+			note = t.Text[:2048]
+		}
+	}
+	req := &llm.Request{
+		Provider: llm.ProviderOpenAI, Model: "gpt-4o",
+		Parts: []llm.Part{
+			{Role: llm.RoleSystem, Text: "You are a careful clinical documentation assistant.", Message: 0},
+			{Role: llm.RoleUser, Text: note, Message: 1},
+		},
+		Tools: []llm.Tool{{Name: "lookup_code", Description: "Look up an ICD-10 code.",
+			Parameters: `{"type":"object","properties":{"code":{"type":"string","description":"ICD-10 code"}}}`}},
+	}
+	measure(b, len(note), func() { c.Request(req) })
 }

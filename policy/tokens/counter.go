@@ -38,7 +38,14 @@ type Counter struct {
 	ratio    float64
 
 	toolMu    sync.Mutex
-	toolCache map[string]int // encoding+tool definition → tokens
+	toolCache map[toolKey]int
+}
+
+// toolKey identifies a tool definition counted with one encoding; a struct
+// of strings so look-ups do not allocate.
+type toolKey struct {
+	enc                    *Encoding
+	name, desc, parameters string
 }
 
 // Estimate is a token count with its provenance.
@@ -115,7 +122,7 @@ func New(cfg Config) (*Counter, error) {
 		models:    newModelTable(table),
 		fallback:  fb,
 		ratio:     cfg.AnthropicRatio,
-		toolCache: map[string]int{},
+		toolCache: map[toolKey]int{},
 	}, nil
 }
 
@@ -222,7 +229,7 @@ func (c *Counter) toolsTokens(enc *Encoding, tools []llm.Tool) int {
 	}
 	n := toolFuncEnd
 	for _, t := range tools {
-		key := enc.name + "\x00" + t.Name + "\x00" + t.Description + "\x00" + t.Parameters
+		key := toolKey{enc, t.Name, t.Description, t.Parameters}
 		c.toolMu.Lock()
 		v, ok := c.toolCache[key]
 		c.toolMu.Unlock()
@@ -232,7 +239,8 @@ func (c *Counter) toolsTokens(enc *Encoding, tools []llm.Tool) int {
 			if len(c.toolCache) >= 4096 { // bounded: forget everything rather than grow
 				clear(c.toolCache)
 			}
-			c.toolCache[key] = v
+			// Clone: the strings may point into a whole request body.
+			c.toolCache[toolKey{enc, strings.Clone(t.Name), strings.Clone(t.Description), strings.Clone(t.Parameters)}] = v
 			c.toolMu.Unlock()
 		}
 		n += v
