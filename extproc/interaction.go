@@ -68,11 +68,14 @@ type Interaction struct {
 	Response            *llm.Response
 	Usage               llm.Usage
 	UsageEstimated      bool
+	UsageError          string // provider usage rejected as absurd
 	CostMicroUSD        int64
 	ResponseBytes       int64
 
 	FirstByte time.Time // response headers seen
 	End       time.Time
+	// WardTime is Ward's own processing time across all messages.
+	WardTime time.Duration
 
 	// Outcome is the final decision label for audit and metrics: allow,
 	// deny, redact, error, unparsed.
@@ -87,7 +90,9 @@ type Interaction struct {
 }
 
 // Finding is one detected identifier. Offsets are bytes into the text of
-// Request.Parts[Part] (request) or Response.Choices[Choice] (output).
+// Request.Parts[Part] (request) or Response.Parts[Part] (buffered output).
+// For a reassembled stream, which has no Parts, Part is -1 and offsets are
+// into Response.Choices[Choice].
 type Finding struct {
 	Type       string
 	Part       int

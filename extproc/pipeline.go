@@ -67,6 +67,12 @@ type Admitter interface {
 	Admit() error
 }
 
+// Settler is optionally implemented by a Detector that finishes its work
+// when the interaction ends (usage and cost, whatever the response shape).
+type Settler interface {
+	Settle(ix *Interaction)
+}
+
 // RequestMutator edits an allowed request body after policy (e.g. adding
 // stream_options.include_usage). It returns the body unchanged when it has
 // nothing to do.
@@ -135,13 +141,25 @@ type wardProcessor struct {
 	finished     bool
 	span         trace.Span
 	spanCtx      context.Context
+	msgStart     time.Time // when the message being processed arrived
 }
 
 func (w *wardProcessor) cfg() *config.Config { return w.p.Config }
 
+// track adds one message's processing time to the interaction. The
+// message that finishes the interaction is counted by finish, up to the
+// moment the audit event is built.
+func (w *wardProcessor) track(start time.Time) {
+	if !w.finished {
+		w.ix.WardTime += w.now().Sub(start)
+	}
+}
+
 // ---- request headers -------------------------------------------------
 
 func (w *wardProcessor) RequestHeaders(ctx context.Context, hm *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
+	w.msgStart = w.now()
+	defer w.track(w.msgStart)
 	ix := w.ix
 	h := headers(hm.GetHeaders().GetHeaders())
 	ix.Method = h.get(":method")
@@ -268,6 +286,8 @@ func (w *wardProcessor) metadata() *structpb.Struct {
 // ---- request body ----------------------------------------------------
 
 func (w *wardProcessor) RequestBody(ctx context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
+	w.msgStart = w.now()
+	defer w.track(w.msgStart)
 	limit := w.cfg().Server.MaxRequestBodyBytes
 	if len(w.pending)+len(b.GetBody()) > limit {
 		w.p.Metrics.BadInput("request_too_large")
@@ -397,7 +417,7 @@ func (w *wardProcessor) applyRequestDecision(dec Decision, m *mutation) error {
 	changed := false
 	var errs []error
 	if len(dec.Redact) > 0 && len(ix.Findings) > 0 {
-		edits, reds := w.redactParts(ix.Request.Parts, ix.Findings, dec.Redact, PhaseRequest, false)
+		edits, reds := w.redactParts(ix.Request.Parts, ix.Findings, dec.Redact, PhaseRequest)
 		if len(edits) > 0 {
 			nb, err := llm.RewriteStrings(body, edits)
 			if err != nil {
@@ -475,18 +495,15 @@ func (w *wardProcessor) reroute(provider string, m *mutation) error {
 }
 
 // redactParts builds body edits for every part with findings whose type
-// the rules select.
-func (w *wardProcessor) redactParts(parts []llm.Part, findings []Finding, rules []RedactRule, phase Phase, byChoice bool) ([]llm.Edit, []Redaction) {
+// the rules select. Findings locate their text by Part (an index into
+// parts), in both directions.
+func (w *wardProcessor) redactParts(parts []llm.Part, findings []Finding, rules []RedactRule, phase Phase) ([]llm.Edit, []Redaction) {
 	var edits []llm.Edit
 	var reds []Redaction
 	for i, part := range parts {
 		var fs []Finding
 		for _, f := range findings {
-			idx := f.Part
-			if byChoice {
-				idx = f.Choice
-			}
-			if idx == i && ruleFor(rules, f.Type) != nil {
+			if f.Part == i && ruleFor(rules, f.Type) != nil {
 				fs = append(fs, f)
 			}
 		}
@@ -513,6 +530,8 @@ func (w *wardProcessor) redactor() Redactor {
 // ---- response headers ------------------------------------------------
 
 func (w *wardProcessor) ResponseHeaders(ctx context.Context, hm *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error) {
+	w.msgStart = w.now()
+	defer w.track(w.msgStart)
 	ix := w.ix
 	ix.FirstByte = w.now()
 	h := headers(hm.GetHeaders().GetHeaders())
@@ -547,6 +566,8 @@ func (w *wardProcessor) ResponseHeaders(ctx context.Context, hm *extprocv3.HttpH
 // ---- response body ---------------------------------------------------
 
 func (w *wardProcessor) ResponseBody(ctx context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error) {
+	w.msgStart = w.now()
+	defer w.track(w.msgStart)
 	ix := w.ix
 	ix.ResponseBytes += int64(len(b.GetBody()))
 	if ix.Streamed {
@@ -636,7 +657,7 @@ func (w *wardProcessor) responsePhase(ctx context.Context, body []byte) *extproc
 	if len(dec.Redact) == 0 || len(ix.OutputFindings) == 0 {
 		return pass
 	}
-	edits, reds := w.redactParts(resp.Parts, ix.OutputFindings, dec.Redact, PhaseResponse, true)
+	edits, reds := w.redactParts(resp.Parts, ix.OutputFindings, dec.Redact, PhaseResponse)
 	if len(edits) == 0 {
 		return pass
 	}
@@ -683,6 +704,9 @@ func (w *wardProcessor) finish(ctx context.Context) {
 	w.finished = true
 	ix := w.ix
 	ix.End = w.now()
+	if !w.msgStart.IsZero() {
+		ix.WardTime += ix.End.Sub(w.msgStart)
+	}
 	if ix.Outcome == "" {
 		switch {
 		case ix.Unparsed:
@@ -699,6 +723,11 @@ func (w *wardProcessor) finish(ctx context.Context) {
 	if ix.Response != nil && ix.Response.Model != "" && ix.ModelRouted == "" {
 		ix.ModelRouted = ix.Response.Model
 	}
+	for _, d := range w.p.Detectors {
+		if s, ok := d.(Settler); ok {
+			s.Settle(ix)
+		}
+	}
 	w.p.Metrics.observe(ix)
 	w.endInteractionSpan()
 	if w.p.Recorder != nil {
@@ -710,6 +739,7 @@ func (w *wardProcessor) finish(ctx context.Context) {
 }
 
 func (w *wardProcessor) Close(ctx context.Context, streamErr error) {
+	w.msgStart = time.Time{} // the stream has ended; no message is being processed
 	if !w.finished && streamErr != nil && w.ix.Err == nil {
 		w.ix.Err = streamErr
 	}

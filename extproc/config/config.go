@@ -36,8 +36,12 @@ type Config struct {
 	DefaultProfile string    `yaml:"default_profile"`
 	Policy         Policy    `yaml:"policy"`
 	PHI            PHI       `yaml:"phi"`
-	Audit          Audit     `yaml:"audit"`
-	Telemetry      Telemetry `yaml:"telemetry"`
+	Injection      Injection `yaml:"injection"`
+	// Topics are per-app example prompts for the topic-scope classifier.
+	Topics    map[string]TopicSpec `yaml:"topics"`
+	Tokens    Tokens               `yaml:"tokens"`
+	Audit     Audit                `yaml:"audit"`
+	Telemetry Telemetry            `yaml:"telemetry"`
 
 	// Precomputed by Load; not part of the YAML.
 	keyByHash map[[32]byte]*Key
@@ -110,6 +114,9 @@ type Profile struct {
 	// AuditDurability: "async" (default) or "strict" (event durable before
 	// the final response is returned to Envoy).
 	AuditDurability string `yaml:"audit_durability"`
+	// AllowedPHI lists PHI types this profile's routes may carry unredacted
+	// (the policy input's route.allowed_phi).
+	AllowedPHI []string `yaml:"allowed_phi"`
 }
 
 // Enabled reports a tri-state bool with its default.
@@ -138,8 +145,46 @@ type Policy struct {
 	PollInterval Duration `yaml:"poll_interval"`
 	// Timeout bounds one decision; past it the profile's fail mode applies.
 	Timeout Duration `yaml:"timeout"`
-	// VerificationKeyFile enables bundle signature verification.
-	VerificationKeyFile string `yaml:"verification_key_file"`
+	// VerificationKeyFile enables bundle signature verification (OPA's
+	// .signatures.json): a PEM public key or an HMAC secret.
+	VerificationKeyFile   string `yaml:"verification_key_file"`
+	VerificationKeyID     string `yaml:"verification_key_id"`
+	VerificationAlgorithm string `yaml:"verification_algorithm"` // default RS256
+	// Data is deep-merged over the policy's data documents (team model
+	// allowlists, routes, app settings) so common changes need no Rego.
+	Data map[string]any `yaml:"data"`
+}
+
+// Injection configures the prompt-injection detector.
+type Injection struct {
+	Enabled *bool `yaml:"enabled"`
+}
+
+// TopicSpec is one app's topic examples: allowed and disallowed topics,
+// each with example prompts.
+type TopicSpec struct {
+	Allowed    map[string][]string `yaml:"allowed"`
+	Disallowed map[string][]string `yaml:"disallowed"`
+}
+
+// Tokens configures token counting and pricing.
+type Tokens struct {
+	// Models maps model names or prefixes to encodings (o200k_base,
+	// cl100k_base), over the built-in table.
+	Models         map[string]string `yaml:"models"`
+	Fallback       string            `yaml:"fallback"`
+	AnthropicRatio float64           `yaml:"anthropic_ratio"`
+	// Pricing overrides the embedded price table (USD per million tokens).
+	Pricing          map[string]Price `yaml:"pricing"`
+	PricingEffective string           `yaml:"pricing_effective"`
+}
+
+// Price is USD per million tokens.
+type Price struct {
+	Input       float64 `yaml:"input"`
+	CachedInput float64 `yaml:"cached_input"`
+	Output      float64 `yaml:"output"`
+	CacheWrite  float64 `yaml:"cache_write"`
 }
 
 // PHI configures the detector and redaction.
@@ -155,10 +200,13 @@ type PHI struct {
 // Audit selects the audit sink.
 type Audit struct {
 	// Sink: stdout, file or clickhouse.
-	Sink       string     `yaml:"sink"`
-	File       string     `yaml:"file"`
-	SpoolDir   string     `yaml:"spool_dir"`
-	ClickHouse ClickHouse `yaml:"clickhouse"`
+	Sink string `yaml:"sink"`
+	File string `yaml:"file"`
+	// SpoolDir holds the durable spool. Empty: a fresh temporary directory
+	// (not durable across restarts; set it in production).
+	SpoolDir      string     `yaml:"spool_dir"`
+	SpoolMaxBytes int64      `yaml:"spool_max_bytes"`
+	ClickHouse    ClickHouse `yaml:"clickhouse"`
 	// Content is the ceiling on stored prompt/completion text: full,
 	// redacted or none. Policy may lower it per request, never raise it.
 	Content       string   `yaml:"content"`
@@ -173,6 +221,8 @@ type ClickHouse struct {
 	Database    string `yaml:"database"`
 	User        string `yaml:"user"`
 	PasswordEnv string `yaml:"password_env"`
+	// ContentTTLDays expires prompt/completion columns on ClickHouse >= 20.
+	ContentTTLDays int `yaml:"content_ttl_days"`
 }
 
 // Telemetry configures OpenTelemetry export.
@@ -421,6 +471,9 @@ func (c *Config) Validate() error {
 	if c.Policy.Dir != "" && c.Policy.Bundle != "" {
 		errs.add("policy", "set dir or bundle, not both")
 	}
+	if c.Policy.VerificationKeyFile != "" && c.Policy.VerificationKeyID == "" {
+		errs.add("policy.verification_key_id", "required with verification_key_file")
+	}
 	if c.Policy.Timeout < 0 {
 		errs.add("policy.timeout", "must be positive")
 	}
@@ -442,6 +495,24 @@ func (c *Config) Validate() error {
 	}
 	if a.BatchSize < 1 || a.QueueSize < a.BatchSize {
 		errs.add("audit", "need 1 <= batch_size <= queue_size")
+	}
+	for _, name := range sortedKeys(c.Profiles) {
+		for i, t := range c.Profiles[name].AllowedPHI {
+			if t == "" || strings.ToUpper(t) != t {
+				errs.add(fmt.Sprintf("profiles.%s.allowed_phi[%d]", name, i), "PHI type names are upper case, got %q", t)
+			}
+		}
+	}
+	for _, app := range sortedKeys(c.Topics) {
+		if len(c.Topics[app].Allowed) == 0 {
+			errs.add("topics."+app+".allowed", "at least one allowed topic with examples is required")
+		}
+	}
+	if f := c.Tokens.Fallback; f != "" && f != "o200k_base" && f != "cl100k_base" {
+		errs.add("tokens.fallback", "unknown encoding %q (o200k_base, cl100k_base)", f)
+	}
+	if c.Audit.SpoolMaxBytes < 0 {
+		errs.add("audit.spool_max_bytes", "must be positive")
 	}
 	if c.Telemetry.SampleRatio < 0 || c.Telemetry.SampleRatio > 1 {
 		errs.add("telemetry.sample_ratio", "must be within [0,1]")
