@@ -317,7 +317,7 @@ func FuzzNormalize(f *testing.F) {
 				t.Fatalf("token %+v out of range (buf %d)", tk, len(n.buf))
 			}
 		}
-		// Idempotent on its own output apart from joined spacing.
+		// Normalising the output again must not panic either.
 		_ = Normalize(string(n.buf))
 	})
 }
@@ -334,7 +334,7 @@ func FuzzDecode(f *testing.F) {
 		for _, p := range Decode(s, budget) {
 			total += len(p.Text)
 		}
-		if total > budget+3 {
+		if total > budget {
 			t.Fatalf("decoded %d > budget %d", total, budget)
 		}
 	})
