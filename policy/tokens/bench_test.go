@@ -99,3 +99,17 @@ func BenchmarkRequest(b *testing.B) {
 	}
 	measure(b, len(note), func() { c.Request(req) })
 }
+
+// BenchmarkCount10MB: a 10 MB prompt of ordinary mixed text (the 100 KB
+// mixed corpus text repeated), the "huge prompt" bad-input case.
+func BenchmarkCount10MB(b *testing.B) {
+	var mixed string
+	for _, c := range loadCorpus(b) {
+		if c.ID == "100k-mixed" {
+			mixed = c.Text
+		}
+	}
+	s := strings.Repeat(mixed+"\n", (10<<20)/(len(mixed)+1))
+	enc := mustEncoding(b, O200KBase)
+	measure(b, len(s), func() { enc.Count(s) })
+}
