@@ -121,9 +121,9 @@ func (ssnDetector) Detect(_ context.Context, p extproc.Phase, ix *extproc.Intera
 		}
 		return nil
 	}
-	for i, c := range ix.Response.Choices {
-		if j := strings.Index(c, v); j >= 0 {
-			ix.OutputFindings = append(ix.OutputFindings, extproc.Finding{Type: "SSN", Choice: i, Start: j, End: j + len(v), Score: 1})
+	for i, p := range ix.Response.Parts {
+		if j := strings.Index(p.Text, v); j >= 0 {
+			ix.OutputFindings = append(ix.OutputFindings, extproc.Finding{Type: "SSN", Part: i, Choice: p.Message, Start: j, End: j + len(v), Score: 1})
 		}
 	}
 	return nil
@@ -326,6 +326,9 @@ func TestKeyInjectionAndSpoofing(t *testing.T) {
 	}
 	if !c.GetClearRouteCache() {
 		t.Fatal("route cache must be cleared after setting x-ward-provider")
+	}
+	if mo := out[0].GetModeOverride(); mo.GetRequestBodyMode() != filterv3.ProcessingMode_BUFFERED || mo.GetResponseBodyMode() != filterv3.ProcessingMode_BUFFERED {
+		t.Fatalf("an inspecting profile must ask for buffered bodies: %v", mo)
 	}
 	md := out[0].GetDynamicMetadata().GetFields()["ward"].GetStructValue().GetFields()
 	if md["team"].GetStringValue() != "clinical-ai" || md["provider"].GetStringValue() != "openai" {

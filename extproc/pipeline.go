@@ -209,22 +209,23 @@ func (w *wardProcessor) RequestHeaders(ctx context.Context, hm *extprocv3.HttpHe
 			"the gateway has no credential for this provider"), nil
 	}
 
-	var mode *filterv3.ProcessingMode
+	// Ward states the body modes its profile needs (mode_override in the
+	// request-headers response, honoured with allow_mode_override): it turns
+	// inspection off for passthrough routes and on where Envoy's route-level
+	// default is lighter than the profile (e.g. response usage for cost).
 	inspectReq := config.Enabled(ix.Profile.InspectRequest, true) && !ix.Unparsed
 	inspectResp := config.Enabled(ix.Profile.InspectResponse, true) && !ix.Unparsed
-	if !inspectReq || !inspectResp {
-		// Ask Envoy not to send what this profile does not inspect
-		// (ProcessingResponse.mode_override in a headers response).
-		mode = &filterv3.ProcessingMode{
-			RequestBodyMode:  filterv3.ProcessingMode_BUFFERED,
-			ResponseBodyMode: filterv3.ProcessingMode_BUFFERED,
-		}
-		if !inspectReq {
-			mode.RequestBodyMode = filterv3.ProcessingMode_NONE
-		}
-		if !inspectResp {
-			mode.ResponseBodyMode = filterv3.ProcessingMode_NONE
-		}
+	mode := &filterv3.ProcessingMode{
+		RequestHeaderMode:  filterv3.ProcessingMode_SEND,
+		RequestBodyMode:    filterv3.ProcessingMode_BUFFERED,
+		ResponseHeaderMode: filterv3.ProcessingMode_SEND,
+		ResponseBodyMode:   filterv3.ProcessingMode_BUFFERED,
+	}
+	if !inspectReq {
+		mode.RequestBodyMode = filterv3.ProcessingMode_NONE
+	}
+	if !inspectResp {
+		mode.ResponseBodyMode = filterv3.ProcessingMode_NONE
 	}
 	if hm.GetEndOfStream() || !inspectReq {
 		// No body will follow (GET, empty POST) or none will be inspected:

@@ -14,9 +14,10 @@ const (
 	DefaultAdminAddr = "0.0.0.0:8081"
 	// DefaultMaxRequestBodyBytes is the buffered request body limit (413 above).
 	DefaultMaxRequestBodyBytes = 8 << 20
-	// DefaultMaxGRPCMessageBytes matches the ext_proc filter's default
-	// max message size expectation (Envoy's gRPC client default is 4 MiB
-	// unless max_receive_message_length is set on the grpc_service).
+	// DefaultMaxGRPCMessageBytes bounds ext_proc messages both ways: a
+	// buffered 8 MiB body plus its mutation fits. Envoy's envoy_grpc
+	// max_receive_message_length is unlimited when unset; Ward's configs set
+	// it to this value.
 	DefaultMaxGRPCMessageBytes = 16 << 20
 	// DynamicMetadataNamespace is the filter-metadata namespace Ward writes
 	// its identity and decision into; Envoy routes, logs and RBAC read it.
