@@ -3,6 +3,7 @@ package scancmd
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,4 +93,40 @@ func unwrapAll(err error) error {
 		}
 		err = w.Unwrap()
 	}
+}
+
+// FuzzRun: any input, plain or JSON lines, yields valid JSON lines (or a
+// clear error) and never panics.
+func FuzzRun(f *testing.F) {
+	f.Add([]byte(`{"id":"a","text":"SSN 078-05-1123"}`), true)
+	f.Add([]byte("Né le 03/14/1931 \xff\x00"), false)
+	f.Add([]byte(`{"id":1,"text":"x"}`+"\n"+`{"text":"a@b.com"}`), true)
+	f.Fuzz(func(t *testing.T, in []byte, jsonl bool) {
+		args := []string{}
+		if jsonl {
+			args = append(args, "--jsonl")
+		}
+		var out, errb bytes.Buffer
+		_ = Run(context.Background(), args, bytes.NewReader(in), &out, &errb)
+		for _, line := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+			if line == "" {
+				continue
+			}
+			var v struct {
+				ID       string
+				Findings []struct {
+					Type       string
+					Start, End int
+				}
+			}
+			if err := json.Unmarshal([]byte(line), &v); err != nil {
+				t.Fatalf("invalid output line %q: %v", line, err)
+			}
+			for _, fd := range v.Findings {
+				if fd.Start < 0 || fd.End <= fd.Start {
+					t.Fatalf("bad span %+v", fd)
+				}
+			}
+		}
+	})
 }
