@@ -209,9 +209,15 @@ func (n *normText) normalize(s string) {
 			j := i0
 			var cls uint8
 			for ; j < len(s) && asciiAlnum[s[j]] != 0; j++ {
-				c := asciiAlnum[s[j]]
-				cls |= c
-				upper += int(c >> 1 & 1)
+				cls |= asciiAlnum[s[j]]
+			}
+			if cls&(alUpper|alLower) == alUpper {
+				// Only an all-caps run needs its capitals counted.
+				for k := i0; k < j; k++ {
+					upper += int(asciiAlnum[s[k]] >> 1 & 1)
+				}
+			} else if cls&alUpper != 0 {
+				upper++
 			}
 			start := len(n.buf)
 			n.buf = append(n.buf, s[i0:j]...)
