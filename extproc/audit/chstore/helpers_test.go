@@ -78,7 +78,7 @@ func openStore(t testing.TB, addr, db string) *Store {
 func newWriter(t testing.TB, spool string, sink audit.Sink) *audit.Writer {
 	t.Helper()
 	w, err := audit.New(audit.Config{SpoolDir: spool, Sink: sink, FlushInterval: 10 * time.Millisecond,
-		RetryMin: 10 * time.Millisecond, RetryMax: 200 * time.Millisecond, SinkTimeout: 3 * time.Second, Logger: quietLog})
+		RetryMin: 10 * time.Millisecond, RetryMax: 200 * time.Millisecond, SinkTimeout: 3 * time.Second, Logger: testLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,3 +239,10 @@ func (p *proxy) restore() {
 }
 
 func q(db, sql string) string { return strings.ReplaceAll(sql, "{db}", db) }
+
+func testLog() *slog.Logger {
+	if os.Getenv("WARD_AUDIT_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return quietLog
+}
