@@ -3,6 +3,8 @@ package fakellm
 import (
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -28,10 +30,12 @@ func (rp *reply) event(name string, data []byte) bool {
 			return false
 		}
 	}
+	buf := make([]byte, 0, len(name)+len(data)+16)
 	if name != "" {
-		fmt.Fprintf(rp.w, "event: %s\n", name)
+		buf = append(append(append(buf, "event: "...), name...), '\n')
 	}
-	fmt.Fprintf(rp.w, "data: %s\n\n", data)
+	buf = append(append(append(buf, "data: "...), data...), "\n\n"...)
+	_, _ = rp.w.Write(buf)
 	if f, ok := rp.w.(http.Flusher); ok {
 		f.Flush()
 	}
@@ -86,8 +90,12 @@ func (rp *reply) chatSSE(includeUsage bool) {
 	if !rp.event("", chunk(obj{{"role", "assistant"}, {"content", ""}, {"refusal", nil}}, nil)) {
 		return
 	}
+	// Content deltas are the bulk of a stream: render the constant frame
+	// once and splice in each JSON-escaped part.
+	frame := string(chunk(obj{{"content", "\x00"}}, nil))
+	pre, post, _ := strings.Cut(frame, `"\u0000"`)
 	for _, part := range split(rp.sc.Text, rp.sc.Chunks) {
-		if !rp.event("", chunk(obj{{"content", part}}, nil)) {
+		if !rp.event("", splice(pre, part, post)) {
 			return
 		}
 	}
@@ -171,7 +179,10 @@ func (rp *reply) responsesSSE() {
 		return
 	}
 	for _, d := range split(rp.sc.Text, rp.sc.Chunks) {
-		if !ev("response.output_text.delta", kv{"item_id", mid}, kv{"output_index", 0}, kv{"content_index", 0}, kv{"delta", d}) {
+		pre := `{"type":"response.output_text.delta","sequence_number":` + strconv.Itoa(seq) +
+			`,"item_id":` + string(mustJSON(mid)) + `,"output_index":0,"content_index":0,"delta":`
+		seq++
+		if !rp.event("response.output_text.delta", splice(pre, d, "}")) {
 			return
 		}
 	}
@@ -220,11 +231,19 @@ func (rp *reply) messagesSSE() {
 		return
 	}
 	for _, d := range split(rp.sc.Text, rp.sc.Chunks) {
-		if !ev("content_block_delta", kv{"index", 0}, kv{"delta", obj{{"type", "text_delta"}, {"text", d}}}) {
+		if !rp.event("content_block_delta", splice(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":`, d, "}}")) {
 			return
 		}
 	}
 	_ = ev("content_block_stop", kv{"index", 0}) &&
 		ev("message_delta", kv{"delta", obj{{"stop_reason", "end_turn"}, {"stop_sequence", nil}}}, kv{"usage", obj{{"output_tokens", rp.usage.OutputTokens}}}) &&
 		ev("message_stop")
+}
+
+// splice returns pre + JSON string of s + post.
+func splice(pre, s, post string) []byte {
+	b := make([]byte, 0, len(pre)+len(s)+len(post)+8)
+	b = append(b, pre...)
+	b = append(b, mustJSON(s)...)
+	return append(b, post...)
 }

@@ -1097,3 +1097,54 @@ func TestResponseHeaderMutationAndTrailers(t *testing.T) {
 		t.Errorf("processor saw %d messages", len(fp.got))
 	}
 }
+
+// BenchmarkGatewayRoundTrip is the emulator's own cost per request (client
+// → gateway → no-op processor → fake LLM, BUFFERED both ways), so load and
+// demo numbers can be read against it. Shared machine: numbers are noisy.
+//
+//	go test -run XXX -bench GatewayRoundTrip -benchtime 500x ./test/harness/
+func BenchmarkGatewayRoundTrip(b *testing.B) {
+	_, addr := startProcB(b)
+	llm := fakellm.New()
+	up := httptest.NewServer(llm)
+	defer up.Close()
+	gw, err := harness.New(harness.Config{ProcessorAddr: addr, MessageTimeout: 5 * time.Second,
+		Mode:   &harness.ProcessingMode{RequestBodyMode: harness.BodyBuffered, ResponseBodyMode: harness.BodyBuffered},
+		Routes: []harness.Route{{Name: "r", PathPrefix: "/", Upstream: up.URL}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	url, err := gw.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer gw.Close()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(chatBody)))
+	for b.Loop() {
+		resp, err := http.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(chatBody))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+		gw.Reset()
+		llm.Reset()
+	}
+}
+
+func startProcB(b *testing.B) (*fakeProc, string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	fp := &fakeProc{handle: continueAll}
+	extprocv3.RegisterExternalProcessorServer(srv, fp)
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(srv.Stop)
+	return fp, ln.Addr().String()
+}
