@@ -334,8 +334,25 @@ func (n *normText) finishWord(t *token) {
 // short gaps ("i g n o r e", "S-A-Y") into one word appended to buf.
 func (n *normText) joinSpaced() {
 	toks := n.toks
-	out := toks[:0]
-	for i := 0; i < len(toks); {
+	// Most texts have no run of four one-letter words: find the first one
+	// before rewriting the token list.
+	first, run := -1, 0
+	for i := range toks {
+		if toks[i].end-toks[i].start == 1 {
+			run++
+			if run == 4 {
+				first = i - 3
+				break
+			}
+		} else {
+			run = 0
+		}
+	}
+	if first < 0 {
+		return
+	}
+	out := toks[:first]
+	for i := first; i < len(toks); {
 		j := i
 		for j < len(toks) && toks[j].end-toks[j].start == 1 && isASCIILetter(n.buf[toks[j].start]) &&
 			(j == i || gapOK(n.buf[toks[j-1].end:toks[j].start])) {

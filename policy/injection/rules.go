@@ -198,35 +198,29 @@ func match(n *normText, last []int32, seen []int32) hits {
 		seen[i] = 0
 	}
 	toks := n.toks
-	// Concepts and imperative positions.
 	prevImp, prevFiller := false, false
-	lower := 0
+	lower := 0                               // words not in capitals
+	capsRun, capsCmd, capsHit := 0, 0, false // embedded_command state
 	for i := range toks {
 		t := &toks[i]
 		t.mask = lookup(n.buf[t.start:t.end])
+		// Imperative position: clause start, or right after a filler
+		// ("please", "now", "bitte") that was itself in that position.
 		isImp := t.flags&tokClauseStart != 0 || (prevFiller && prevImp)
 		if isImp {
 			t.flags |= tokImperative
 		}
 		prevImp, prevFiller = isImp, t.mask&cFiller != 0
-		if t.flags&tokUpper == 0 {
-			lower++
-		}
-	}
-	capsRun, capsCmd := 0, 0
-	for i := range toks {
-		t := &toks[i]
-		// embedded_command: >= 3 shouted words with a command word among them
-		// inside text that is otherwise written in lower case.
+		// embedded_command: >= 3 shouted words with a command word among
+		// them, in text that is otherwise lower case (checked at the end).
 		if t.flags&tokUpper != 0 {
 			capsRun++
 			if t.mask&cCapsCmd != 0 {
 				capsCmd++
 			}
-			if capsRun >= 3 && capsCmd >= 1 && lower >= 3 {
-				h.set(fEmbeddedCmd)
-			}
+			capsHit = capsHit || capsRun >= 3 && capsCmd >= 1
 		} else {
+			lower++
 			capsRun, capsCmd = 0, 0
 		}
 		m := t.mask
@@ -276,6 +270,9 @@ func match(n *normText, last []int32, seen []int32) hits {
 				}
 			}
 		}
+	}
+	if capsHit && lower >= 3 {
+		h.set(fEmbeddedCmd)
 	}
 	if n.spaced >= 8 {
 		h.set(fObfuscation)
