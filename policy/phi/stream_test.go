@@ -108,3 +108,33 @@ func FuzzStream(f *testing.F) {
 		}
 	})
 }
+
+// TestConcurrentScan: one Scanner shared by goroutines (run with -race).
+func TestConcurrentScan(t *testing.T) {
+	s := MustNew(Options{})
+	texts := []string{denseIdentifiers, cleanClinical, "Le patient ０７８－０５－１１２３ né à Zürich", sampleDoc(rand.New(rand.NewPCG(5, 6)), 2000)}
+	want := make([]string, len(texts))
+	for k, x := range texts {
+		want[k] = fmt.Sprint(s.Scan(x, nil))
+	}
+	done := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			var buf []Finding
+			for it := 0; it < 50; it++ {
+				k := (g + it) % len(texts)
+				buf = s.Scan(texts[k], buf[:0])
+				if got := fmt.Sprint(buf); got != want[k] {
+					done <- fmt.Errorf("goroutine %d: %s != %s", g, got, want[k])
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
