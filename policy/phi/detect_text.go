@@ -82,7 +82,65 @@ func (st *state) word(i, j int) int {
 			}
 		}
 	}
+	switch string(lw) {
+	case "apt", "apartment", "suite", "ste", "box":
+		if isUpper(s[i]) {
+			if e := st.unit(i, j); e > 0 {
+				return e
+			}
+		}
+	}
 	return st.names(i, j, lw)
+}
+
+// unit reports an address unit or box on its own: "Apt. 4B", "Suite 377",
+// "P.O. Box 149", "PSC 3294, Box 9168".
+func (st *state) unit(i, j int) int {
+	s := st.v.s
+	p := j
+	if p < len(s) && s[p] == '.' {
+		p++
+	}
+	p = skipSpaces(s, p)
+	if p < len(s) && s[p] == '#' {
+		p++
+	}
+	e := p
+	nd := 0
+	for e < len(s) && isAlnum(s[e]) && e-p < 8 {
+		if isDigit(s[e]) {
+			nd++
+		}
+		e++
+	}
+	if nd == 0 || !endOK(s, e) {
+		return -1
+	}
+	start := i
+	if s[i] == 'B' || s[i] == 'b' { // "P.O. Box", "PO Box", "PSC 123, Box"
+		switch {
+		case i >= 5 && s[i-5:i] == "P.O. ":
+			start = i - 5
+		case i >= 3 && (s[i-3:i] == "PO " || s[i-3:i] == "Po "):
+			start = i - 3
+		default:
+			k := i
+			for k > 0 && (s[k-1] == ' ' || s[k-1] == ',') && i-k < 3 {
+				k--
+			}
+			q := k
+			for q > 0 && isDigit(s[q-1]) {
+				q--
+			}
+			if q < k && q >= 4 && s[q-4:q] == "PSC " {
+				start = q - 4
+			} else {
+				return -1 // a bare "Box 12" is too common
+			}
+		}
+	}
+	st.add(ADDRESS, start, e, 0.6)
+	return e
 }
 
 // nameWordEnd returns the end of a capitalised name word at p (letters,
@@ -336,12 +394,14 @@ func (st *state) address(i, j int) {
 	if end < 0 {
 		return
 	}
-	// Unit: ", Apt 4B" or " #12".
+	// Unit: ", Apt 4B", " #12", or on the next line.
 	q := end
 	if q < n && s[q] == ',' {
 		q++
 	}
-	q = skipSpaces(s, q)
+	for q < n && q-end < 6 && (s[q] == ' ' || s[q] == '\n' || s[q] == '\r' || s[q] == '\t') {
+		q++
+	}
 	if q < n && s[q] == '#' {
 		e := q + 1
 		for e < n && isAlnum(s[e]) {

@@ -85,6 +85,10 @@ func TestScan(t *testing.T) {
 		{"Patient: John Smith was seen", []want{{NAME, "John Smith"}}},
 		{"seen by Dr. Maria Garcia today", []want{{NAME, "Maria Garcia"}}},
 		{"Lives at 42 Elm Street, Springfield, IL 62704", []want{{ADDRESS, "42 Elm Street, Springfield, IL"}, {ZIP, "62704"}}},
+		{"42 Elm Street\n  Apt. 4B", []want{{ADDRESS, "42 Elm Street\n  Apt. 4B"}}},
+		{"send to P.O. Box 149 or Suite 377", []want{{ADDRESS, "P.O. Box 149"}, {ADDRESS, "Suite 377"}}},
+		{"PSC 3294, Box 9168", []want{{ADDRESS, "PSC 3294, Box 9168"}}},
+		{"Box 12 of the kit", nil},
 		// Clean clinical text.
 		{"Patient presents with chest pain, BP 120/80, HR 72, given 325 mg aspirin.", nil},
 		{"", nil},
