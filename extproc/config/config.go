@@ -331,7 +331,7 @@ func (c *Config) applyDefaults() {
 		c.Profiles[name] = p
 	}
 	if c.Policy.Timeout == 0 {
-		c.Policy.Timeout = Duration(50 * time.Millisecond)
+		c.Policy.Timeout = Duration(250 * time.Millisecond)
 	}
 	if c.Policy.PollInterval == 0 {
 		c.Policy.PollInterval = Duration(30 * time.Second)

@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardhq/ward/extproc/audit"
+	"github.com/wardhq/ward/extproc/config"
+	"github.com/wardhq/ward/test/fakellm"
+)
+
+// auditedStack runs the stack with the JSONL file sink; events() stops the
+// stack (flushing the audit writer) and returns what was written.
+func auditedStack(t *testing.T, tweak func(*config.Config)) (*Stack, func() []audit.Event) {
+	t.Helper()
+	cfg, err := config.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg.Audit.Sink = "file"
+	cfg.Audit.File = filepath.Join(dir, "audit.jsonl")
+	cfg.Audit.SpoolDir = filepath.Join(dir, "spool")
+	cfg.Audit.FlushInterval = config.Duration(20 * time.Millisecond)
+	if tweak != nil {
+		tweak(cfg)
+	}
+	s, err := Start(context.Background(), Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			s.Close()
+		}
+	})
+	return s, func() []audit.Event {
+		t.Helper()
+		if err := s.Close(); err != nil {
+			t.Fatalf("close: %v", err)
+		}
+		closed = true
+		f, err := os.Open(cfg.Audit.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var evs []audit.Event
+		if err := audit.ReadJSONL(f, func(e *audit.Event) error { evs = append(evs, *e); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+}
+
+func TestClinicalRedactsPHIBeforeTheProvider(t *testing.T) {
+	s, events := auditedStack(t, nil)
+	const prompt = "Patient Maria Garcia (DOB 03/14/1961) called from 617-555-0142 about her refill."
+	resp, body := post(t, s.URL, "/v1/chat/completions", map[string]string{"authorization": "Bearer " + clinicalKey},
+		`{"model":"gpt-4o-mini","user":"dr-chen","messages":[{"role":"user","content":"`+prompt+`"}]}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	got := string(s.Provider.Requests()[0].Body)
+	for _, leaked := range []string{"Maria Garcia", "03/14/1961", "617-555-0142"} {
+		if strings.Contains(got, leaked) {
+			t.Fatalf("provider without a BAA received %q: %s", leaked, got)
+		}
+	}
+	if !strings.Contains(got, "[PHONE]") || !json.Valid(s.Provider.Requests()[0].Body) {
+		t.Fatalf("provider body: %s", got)
+	}
+	evs := events()
+	if len(evs) != 1 {
+		t.Fatalf("%d audit events", len(evs))
+	}
+	e := evs[0]
+	if e.Decision != "redact" || e.Team != "clinical-ai" || e.EndUser != "dr-chen" || e.Status != 200 {
+		t.Fatalf("event: %+v", e)
+	}
+	if e.PolicyRevision == "" || e.ID.String() != resp.Header.Get("x-ward-event-id") {
+		t.Fatalf("revision %q, id %s vs header %s", e.PolicyRevision, e.ID, resp.Header.Get("x-ward-event-id"))
+	}
+	if len(e.Redactions) == 0 || len(e.PHI) == 0 {
+		t.Fatalf("redactions %v phi %v", e.Redactions, e.PHI)
+	}
+	raw, _ := json.Marshal(e)
+	if strings.Contains(string(raw), "617-555-0142") {
+		t.Fatal("the audit trail stored a PHI value at the redacted content level")
+	}
+	if e.InputTokens == 0 || e.CostMicroUSD == 0 {
+		t.Fatalf("tokens %d cost %d", e.InputTokens, e.CostMicroUSD)
+	}
+}
+
+func TestClinicalBlocksHighRiskIdentifiers(t *testing.T) {
+	s, events := auditedStack(t, nil)
+	resp, body := post(t, s.URL, "/v1/chat/completions", map[string]string{"authorization": "Bearer " + clinicalKey},
+		`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Summarise the chart for MRN 00482913."}]}`)
+	if resp.StatusCode != 403 || !strings.Contains(string(body), "phi_blocked") {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	if n := len(s.Provider.Requests()); n != 0 {
+		t.Fatalf("provider got %d requests", n)
+	}
+	evs := events()
+	if len(evs) != 1 || evs[0].Decision != "deny" || evs[0].ReasonCode != "phi_blocked" || evs[0].Status != 403 {
+		t.Fatalf("events: %+v", evs)
+	}
+}
+
+func TestOutputPHIRedactedButEchoKept(t *testing.T) {
+	s, _ := auditedStack(t, nil)
+	s.Provider.SetDefault(fakellm.Script{Text: "Reach the patient at 617-555-0199; the clinic line is on file."})
+	resp, body := post(t, s.URL, "/v1/chat/completions", map[string]string{"authorization": "Bearer " + clinicalKey},
+		`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"How should I contact the patient?"}]}`)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	if strings.Contains(string(body), "617-555-0199") || !json.Valid(body) {
+		t.Fatalf("model-produced PHI reached the client: %s", body)
+	}
+	if resp.Header.Get("content-length") != "" && resp.ContentLength != int64(len(body)) {
+		t.Fatalf("content-length %d for %d bytes", resp.ContentLength, len(body))
+	}
+}
+
+func TestStreamingUsageIsRequestedAndPriced(t *testing.T) {
+	s, events := auditedStack(t, nil)
+	s.Provider.SetDefault(fakellm.Script{Text: "A short streamed answer.", Usage: &fakellm.Usage{InputTokens: 21, OutputTokens: 6}})
+	resp, body := post(t, s.URL, "/v1/chat/completions", map[string]string{"authorization": "Bearer " + internalKey},
+		`{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Say something short."}]}`)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "data: [DONE]") {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	if !strings.Contains(string(s.Provider.Requests()[0].Body), `"include_usage":true`) {
+		t.Fatalf("Ward should ask for usage on streams: %s", s.Provider.Requests()[0].Body)
+	}
+	evs := events()
+	if len(evs) != 1 {
+		t.Fatalf("%d events", len(evs))
+	}
+	e := evs[0]
+	if !e.Stream || e.InputTokens != 21 || e.OutputTokens != 6 || e.CostMicroUSD <= 0 {
+		t.Fatalf("stream usage: %+v", e)
+	}
+	if e.Completion != "A short streamed answer." {
+		t.Fatalf("completion %q", e.Completion)
+	}
+}
+
+func TestAuditChainVerifies(t *testing.T) {
+	s, events := auditedStack(t, nil)
+	for i := 0; i < 5; i++ {
+		post(t, s.URL, "/v1/chat/completions", map[string]string{"authorization": "Bearer " + internalKey},
+			`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"ping"}]}`)
+	}
+	evs := events()
+	if len(evs) != 5 {
+		t.Fatalf("%d events", len(evs))
+	}
+	var v audit.Verifier
+	for i := range evs {
+		v.Add(&evs[i])
+	}
+	if !v.OK() {
+		t.Fatalf("chain problems: %v", v.Problems)
+	}
+	// Tamper with one event: the chain must say so.
+	evs[2].Completion = "something else"
+	var tv audit.Verifier
+	for i := range evs {
+		tv.Add(&evs[i])
+	}
+	if tv.OK() {
+		t.Fatal("an edited event went unnoticed")
+	}
+}
