@@ -262,6 +262,13 @@ func (st *state) names(i, j int, lw []byte) int {
 			p++
 		}
 		cue, score = p, 0.8
+	case "by", "from", "to", "user", "customer", "client", "author", "attn", "attention", "recipient", "sender", "cc":
+		// Header-style fields: only with a colon ("From: Jane Doe").
+		p := skipSpaces(s, j)
+		if p < n && s[p] == ':' {
+			p = skipSpaces(s, p+1)
+			cue, score = p, 0.75
+		}
 	case "dear", "hi", "hello", "thanks":
 		p := j
 		if p < n && s[p] == ',' {

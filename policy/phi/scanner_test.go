@@ -84,6 +84,7 @@ func TestScan(t *testing.T) {
 		// Names and addresses.
 		{"Patient: John Smith was seen", []want{{NAME, "John Smith"}}},
 		{"seen by Dr. Maria Garcia today", []want{{NAME, "Maria Garcia"}}},
+		{"From: Šárka Ottová\nTo: follow up", []want{{NAME, "Šárka Ottová"}}},
 		{"Lives at 42 Elm Street, Springfield, IL 62704", []want{{ADDRESS, "42 Elm Street, Springfield, IL"}, {ZIP, "62704"}}},
 		{"42 Elm Street\n  Apt. 4B", []want{{ADDRESS, "42 Elm Street\n  Apt. 4B"}}},
 		{"send to P.O. Box 149 or Suite 377", []want{{ADDRESS, "P.O. Box 149"}, {ADDRESS, "Suite 377"}}},
