@@ -411,8 +411,12 @@ func TestWriterReplaysAfterOutageAndRestart(t *testing.T) {
 			last = e.Seq
 		}
 	}
-	if v := verify(uniq); !v.OK() || v.Events != 350 {
+	v := verify(uniq)
+	if !v.OK() || v.Events != 350 {
 		t.Fatalf("chain across restart: events %d problems %v", v.Events, v.Problems)
+	}
+	if h := w.ChainHead(); len(v.Heads) != 1 || v.Heads[0] != h || h.LastSeq != 350 {
+		t.Fatalf("writer head %+v, verifier heads %+v", h, v.Heads)
 	}
 }
 

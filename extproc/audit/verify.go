@@ -29,6 +29,13 @@ func (p Problem) String() string {
 	return fmt.Sprintf("%s writer=%s seq=%d event=%s: %s", p.Kind, p.WriterID, p.Seq, p.EventID, p.Detail)
 }
 
+// Head is the last event of a writer's chain as seen by the verifier.
+type Head struct {
+	WriterID          uuid.UUID
+	FirstSeq, LastSeq uint64
+	Hash              string
+}
+
 // Verifier checks events fed in (writer_id, seq) order against their hash
 // chain. It needs O(1) memory, so it can stream a whole table.
 type Verifier struct {
@@ -40,6 +47,7 @@ type Verifier struct {
 	Writers        int
 	ContentExpired int // content columns empty though content_level kept some (TTL)
 	Problems       []Problem
+	Heads          []Head // one per writer: compare with anchored heads (Writer.ChainHead)
 
 	cur      uuid.UUID
 	started  bool
@@ -55,6 +63,7 @@ func (v *Verifier) Add(e *Event) {
 		v.started = true
 		v.cur = e.WriterID
 		v.Writers++
+		v.Heads = append(v.Heads, Head{WriterID: e.WriterID, FirstSeq: e.Seq})
 		v.lastSeq, v.lastHash, v.lastID = 0, "", uuid.Nil
 		if e.Seq != 1 && !v.AllowHeadGap {
 			v.report(ProblemHeadMissing, e, fmt.Sprintf("chain starts at seq %d", e.Seq))
@@ -92,6 +101,8 @@ func (v *Verifier) Add(e *Event) {
 		}
 	}
 	v.lastSeq, v.lastHash, v.lastID = e.Seq, e.Hash, e.ID
+	head := &v.Heads[len(v.Heads)-1]
+	head.LastSeq, head.Hash = e.Seq, e.Hash
 }
 
 func (v *Verifier) report(kind string, e *Event, detail string) {

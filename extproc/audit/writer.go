@@ -165,6 +165,7 @@ type Writer struct {
 	cancelShip  context.CancelFunc
 	shutdownErr error
 
+	head         atomic.Pointer[Head]
 	oldestUnsent atomic.Int64 // unix ms of the oldest unconfirmed spooled event, 0 when none
 	spooled      atomic.Uint64
 	sent         atomic.Uint64
@@ -203,6 +204,7 @@ func New(cfg Config) (*Writer, error) {
 		sp.Close()
 		return nil, err
 	}
+	w.head.Store(&Head{WriterID: w.chain.WriterID, FirstSeq: 1, LastSeq: w.chain.Seq, Hash: w.chain.Last})
 	w.shipCtx, w.cancelShip = context.WithCancel(context.Background())
 	go w.runBatcher()
 	go w.runShipper()
@@ -230,7 +232,17 @@ func (w *Writer) recoverChain(last []byte) error {
 }
 
 // WriterID identifies this writer's hash chain.
-func (w *Writer) WriterID() uuid.UUID { return w.chain.WriterID }
+func (w *Writer) WriterID() uuid.UUID { return w.head.Load().WriterID }
+
+// ChainHead is the last spooled event's seq and hash. The chain hash is not
+// keyed: someone who can rewrite the table can also recompute every later
+// hash. Logging or exporting the head periodically (outside ClickHouse)
+// anchors it; `ward audit verify` prints each writer's head to compare.
+func (w *Writer) ChainHead() Head { return *w.head.Load() }
+
+// SpoolFull reports whether Record currently refuses events with
+// ErrSpoolFull (fail-closed profiles deny new requests meanwhile).
+func (w *Writer) SpoolFull() bool { return w.spoolFull.Load() }
 
 // Record enqueues e for the audit trail without blocking: a few tens of
 // nanoseconds, no allocation.
@@ -332,6 +344,8 @@ func (w *Writer) Shutdown(ctx context.Context) error {
 	if st := w.Stats(); st.SpoolBytes > 0 {
 		w.log.Warn("audit: shutdown left unsent events in the spool", "bytes", st.SpoolBytes)
 	}
+	h := w.ChainHead()
+	w.log.Info("audit: chain head", "writer_id", h.WriterID, "seq", h.LastSeq, "hash", h.Hash)
 	if err := w.cfg.Sink.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("audit: close sink: %w", err))
 	}
@@ -422,6 +436,7 @@ func (b *batcher) flush() {
 		w.log.Error("audit: events dropped", "count", len(b.items), "err", err)
 	} else {
 		w.spooled.Add(uint64(len(b.items)))
+		w.head.Store(&Head{WriterID: w.chain.WriterID, FirstSeq: 1, LastSeq: w.chain.Seq, Hash: w.chain.Last})
 	}
 	for i := range b.items {
 		if b.items[i].done != nil {

@@ -170,6 +170,9 @@ func runVerify(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	for _, p := range v.Problems {
 		fmt.Fprintln(stdout, p)
 	}
+	for _, h := range v.Heads {
+		fmt.Fprintf(stdout, "writer %s: seq %d..%d, head %s\n", h.WriterID, h.FirstSeq, h.LastSeq, h.Hash)
+	}
 	fmt.Fprintf(stdout, "%s: %d events from %d writers, %d problems", source, v.Events, v.Writers, len(v.Problems))
 	if v.ContentExpired > 0 {
 		fmt.Fprintf(stdout, ", %d with expired content", v.ContentExpired)
