@@ -72,6 +72,7 @@ const (
 	cDespite                         // despite, regardless, trotz
 	cFollow                          // follow, obey, befolge
 	cOpposite                        // opposite, against, defy, subvert, break, invert
+	cFiction                         // actor(s), film, movie, scene, Schauspieler — the "two actors in a film" set-up
 )
 
 // lexicon is built once: each entry is normalised like the input, so keys
@@ -186,6 +187,8 @@ var lexicon = func() map[string]uint64 {
 	add(cTold, `told instructed programmed trained given gave give provided received`)
 	add(cDespite, `despite regardless trotz`)
 	add(cFollow, `follow obey befolge folge`)
+	add(cFiction, `actor actors actress film movie scene screenplay schauspieler schauspielerin film szene drehbuch
+		actores película pelicula escena acteurs acteur scène`)
 	add(cOpposite, `opposite contrary against defy subvert invert violate circumvent disobey
 		gegenteil widersetze`)
 	return m

@@ -104,6 +104,7 @@ var patterns = func() []pattern {
 		{f: fRoleplay, steps: []step{s(cAct, 0), s(cAs, 1)}},
 		{f: fRoleplay, steps: []step{s(cAs, 0), s(cAct, 8)}},
 		{f: fRoleplay, steps: []step{imp(cPretend, 0), s(cYou|cThat, 2)}},
+		{f: fRoleplay, steps: []step{s(cFiction, 0), s(cFiction, 6)}},
 		{f: fRoleplay, steps: []step{imp(cPretend, 0), s(cYou, 3), s(cAre, 1)}},
 		// system_prompt_exfiltration
 		{f: fExfil, steps: []step{s(cReveal|cWhat, 0), s(cYour|cPrior, 4), s(cPrompt|cInstr, 3)}},
