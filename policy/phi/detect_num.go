@@ -120,10 +120,14 @@ func (st *state) runs(i int) {
 			continue
 		}
 		end := g[k].e
-		if last && !endOKNum(s, end) {
+		ext := -1
+		if last {
+			ext = phoneExt(s, end)
+		}
+		if ext < 0 && last && !endOKNum(s, end) {
 			continue
 		}
-		if end < len(s) && isLetter(s[end]) {
+		if ext < 0 && end < len(s) && isLetter(s[end]) {
 			continue
 		}
 		if len(d) < 4 {
@@ -133,8 +137,48 @@ func (st *state) runs(i int) {
 			all, near = st.ctxAt(i) // the same for every window starting at i
 			computed = true
 		}
+		n0 := len(st.cands)
 		st.window(g[:k+1], d, i, end, all, near)
+		if ext > 0 {
+			// Only a phone number takes an extension; drop the rest.
+			kept := st.cands[:n0]
+			for _, c := range st.cands[n0:] {
+				if c.t == PHONE || c.t == FAX {
+					c.end = ext
+					kept = append(kept, c)
+				}
+			}
+			st.cands = kept
+		}
 	}
+}
+
+// phoneExt returns the end of an extension right after a number at e
+// ("x4587", " ext. 12", " ext 12"), or -1.
+func phoneExt(s string, e int) int {
+	p := e
+	if p < len(s) && s[p] == ' ' {
+		p++
+	}
+	switch {
+	case p < len(s) && (s[p] == 'x' || s[p] == 'X'):
+		p++
+	case hasPrefixFold(s[p:], "ext"):
+		p += 3
+		if p < len(s) && s[p] == '.' {
+			p++
+		}
+		if p < len(s) && s[p] == ' ' {
+			p++
+		}
+	default:
+		return -1
+	}
+	q := readDigits(s, p, 7)
+	if q == p || q-p > 6 || !endOKNum(s, q) {
+		return -1
+	}
+	return q
 }
 
 // maxWindowGroups: no identifier we know is written in more than 6 groups
@@ -353,9 +397,43 @@ func (st *state) parenPhone(i int) int {
 		return -1
 	}
 	p := i + 1
-	e := readDigits(s, p, 4)
-	if e-p != 3 || e >= len(s) || s[e] != ')' {
+	e := readDigits(s, p, 5)
+	if e == p || e >= len(s) || s[e] != ')' {
 		return -1
+	}
+	all, _ := st.ctxAt(i)
+	t := PHONE
+	if all&cFax != 0 {
+		t = FAX
+	}
+	if e-p != 3 {
+		// "(20) 7123 4567", "(99) 645-791": other area codes, only after
+		// a phone word.
+		if all&(cPhone|cFax) == 0 {
+			return -1
+		}
+		q := e + 1
+		nd := e - p
+		last := -1
+		for q < len(s) {
+			if s[q] == ' ' || s[q] == '-' {
+				q++
+			}
+			r := readDigits(s, q, 9)
+			if r == q {
+				break
+			}
+			nd += r - q
+			q, last = r, r
+			if q >= len(s) || (s[q] != ' ' && s[q] != '-') || q+1 >= len(s) || !isDigit(s[q+1]) {
+				break
+			}
+		}
+		if last < 0 || nd < 6 || nd > 13 || !endOKNum(s, last) {
+			return -1
+		}
+		st.add(t, i, last, 0.7)
+		return last
 	}
 	var d [10]byte
 	copy(d[:], s[p:e])
@@ -370,19 +448,21 @@ func (st *state) parenPhone(i int) int {
 	copy(d[3:], s[p:e])
 	p = e + 1
 	e = readDigits(s, p, 5)
-	if e-p != 4 || !endOKNum(s, e) {
+	if e-p != 4 {
+		return -1
+	}
+	end := e
+	if x := phoneExt(s, e); x > 0 {
+		end = x
+	} else if !endOKNum(s, e) {
 		return -1
 	}
 	copy(d[6:], s[p:e])
 	if !validNANP(d[:]) {
 		return -1
 	}
-	t := PHONE
-	if all, _ := st.ctxAt(i); all&cFax != 0 {
-		t = FAX
-	}
-	st.add(t, i, e, 0.75)
-	return e
+	st.add(t, i, end, 0.75)
+	return end
 }
 
 // e164: +CC followed by 8-15 digits in groups separated by one space, dash

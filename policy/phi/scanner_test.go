@@ -59,6 +59,9 @@ func TestScan(t *testing.T) {
 		{"Fax: 617-555-0199", []want{{FAX, "617-555-0199"}}},
 		{"+44 20 7123 4567", []want{{PHONE, "+44 20 7123 4567"}}},
 		{"(123) 555-0132", nil},
+		{"call 617-555-0100 x123 or (617) 555-0101 ext. 45", []want{{PHONE, "617-555-0100 x123"}, {PHONE, "(617) 555-0101 ext. 45"}}},
+		{"Phone: (99) 645-791", []want{{PHONE, "(99) 645-791"}}},
+		{"SSN 078-05-1123x9", nil},
 		// Email, URL, IPs.
 		{"mail jane.doe+x@example.org.", []want{{EMAIL, "jane.doe+x@example.org"}}},
 		{"see https://portal.example.com/a?b=1).", []want{{URL, "https://portal.example.com/a?b=1"}}},
