@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/wardhq/ward/extproc/config"
@@ -16,7 +17,7 @@ import (
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", stderr)
-	path := fs.String("config", "", "config file (YAML); empty = embedded defaults")
+	path := fs.String("config", os.Getenv("WARD_CONFIG"), "config file (YAML); empty = embedded defaults (env WARD_CONFIG)")
 	grpcAddr := fs.String("grpc-addr", "", "override server.grpc_addr")
 	adminAddr := fs.String("admin-addr", "", "override server.admin_addr")
 	if err := fs.Parse(args); err != nil {
