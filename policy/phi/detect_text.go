@@ -467,6 +467,9 @@ func (st *state) mixed(i, j, nd int) int {
 	if i > 0 && (s[i-1] == '.' || s[i-1] == '/' || s[i-1] == '_' || s[i-1] == '-') {
 		return j
 	}
+	if e := st.ordinalDate(i, j, nd); e > 0 {
+		return e
+	}
 	all, near := st.ctxAt(i)
 	var buf [40]byte
 	// MBI written 1EG4-TE5-MK73.
@@ -554,6 +557,46 @@ func (st *state) mixed(i, j, nd int) int {
 		st.ctxID(all, near, i, e, e-i)
 	}
 	return e
+}
+
+// ordinalDate: "3rd March 2020", "21st of May", "5th Jan".
+func (st *state) ordinalDate(i, j, nd int) int {
+	s := st.v.s
+	if nd < 1 || nd > 2 || j-i != nd+2 || j >= len(s) || s[j] != ' ' {
+		return -1
+	}
+	switch s[i+nd : j] {
+	case "st", "nd", "rd", "th":
+	default:
+		return -1
+	}
+	if d := atoi(s[i : i+nd]); d < 1 || d > 31 {
+		return -1
+	}
+	p := j + 1
+	if hasPrefixFold(s[p:], "of ") {
+		p += 3
+	}
+	me := monthAt(s, p)
+	if me < 0 {
+		return -1
+	}
+	end, sc := me, 0.7
+	q := me
+	if q < len(s) && s[q] == ',' {
+		q++
+	}
+	if q+1 < len(s) && s[q] == ' ' && isDigit(s[q+1]) {
+		ye := readDigits(s, q+1, 5)
+		if ye-q-1 == 4 && validYear(s[q+1:ye]) && endOKNum(s, ye) {
+			end, sc = ye, 0.85
+		}
+	}
+	if !endOK(s, end) && s[end-1] != '.' {
+		return -1
+	}
+	st.add(DATE, i, end, sc)
+	return end
 }
 
 // iban reads an IBAN at i, compact or in space-separated groups.

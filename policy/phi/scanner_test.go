@@ -71,6 +71,7 @@ func TestScan(t *testing.T) {
 		{"DOB 03/14/1931, seen 2024-01-05", []want{{DATE, "03/14/1931"}, {DATE, "2024-01-05"}}},
 		{"admitted 5 May 2021", []want{{DATE, "5 May 2021"}}},
 		{"on March 3, 2020", []want{{DATE, "March 3, 2020"}}},
+		{"on the 3rd of March 2020 and May 5th", []want{{DATE, "3rd of March 2020"}, {DATE, "May 5th"}}},
 		{"a 92-year-old man", []want{{AGE, "92"}}},
 		{"a 45-year-old man", nil},
 		// Context-driven identifiers.
