@@ -135,6 +135,7 @@ type Engine struct {
 // published, except for lazily added prepared queries.
 type snapshot struct {
 	revision string
+	hash     string
 	loadedAt time.Time
 	compiler *ast.Compiler
 	store    storage.Store
@@ -177,6 +178,10 @@ func (e *Engine) Reload(ctx context.Context) (changed bool, err error) {
 
 	snap, etag, err := e.load(ctx)
 	if errors.Is(err, errNotModified) {
+		// The source is healthy again and still serves the active policy.
+		e.statusMu.Lock()
+		e.lastErr = ""
+		e.statusMu.Unlock()
 		return false, nil
 	}
 	if err != nil {
@@ -206,6 +211,10 @@ func (e *Engine) load(ctx context.Context) (*snapshot, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	if cur := e.cur.Load(); cur != nil && cur.hash == l.hash && cur.revision == l.revision {
+		// Same content (a directory polled by Watch): nothing to recompile.
+		return nil, "", errNotModified
+	}
 	compiler := ast.NewCompiler().SetErrorLimit(0)
 	compiler.Compile(l.modules)
 	if compiler.Failed() {
@@ -215,7 +224,7 @@ func (e *Engine) load(ctx context.Context) (*snapshot, string, error) {
 	// AST values on read: data is converted once here, not on every
 	// evaluation that reads it.
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
-	snap := &snapshot{revision: l.revision, loadedAt: time.Now(), compiler: compiler, store: store,
+	snap := &snapshot{revision: l.revision, hash: l.hash, loadedAt: time.Now(), compiler: compiler, store: store,
 		findings: readsInput(compiler, findingsPath)}
 	e.entryMu.Lock()
 	eps := make([]string, 0, len(e.entrypoints))

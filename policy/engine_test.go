@@ -349,6 +349,13 @@ func TestDirReloadKeepsLastGood(t *testing.T) {
 		t.Fatalf("last good policy not kept: %+v %v", d, err)
 	}
 
+	write(allowPolicy("v1")) // fixed, same content as before: nothing to do
+	if changed, err := e.Reload(ctx); err != nil || changed {
+		t.Fatalf("unchanged reload: changed=%v err=%v", changed, err)
+	}
+	if s := e.Status(); s.LastError != "" || s.Reloads != 1 {
+		t.Errorf("status after the source was fixed: %+v", s)
+	}
 	write(allowPolicy("v2"))
 	if changed, err := e.Reload(ctx); err != nil || !changed {
 		t.Fatalf("reload: %v %v", changed, err)

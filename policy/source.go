@@ -98,6 +98,7 @@ type loaded struct {
 	modules  map[string]*ast.Module
 	data     map[string]any
 	revision string
+	hash     string // content hash of modules and data
 	etag     string
 }
 
@@ -169,13 +170,14 @@ func (s Source) read(ctx context.Context, client *http.Client, maxBytes int64, e
 		h.Write([]byte(m.Path))
 		h.Write(m.Raw)
 	}
+	if dj, err := json.Marshal(b.Data); err == nil { // map keys are sorted
+		h.Write(dj)
+	}
+	out.hash = hex.EncodeToString(h.Sum(nil))
 	if out.revision == "" {
 		// No manifest revision: name the policy by its content so the audit
 		// trail still says which policy decided.
-		if dj, err := json.Marshal(b.Data); err == nil {
-			h.Write(dj)
-		}
-		out.revision = "sha256:" + hex.EncodeToString(h.Sum(nil))[:16]
+		out.revision = "sha256:" + out.hash[:16]
 	}
 	return out, nil
 }
