@@ -20,8 +20,7 @@ func (d *injectionDetector) Detect(_ context.Context, phase extproc.Phase, ix *e
 	if phase != extproc.PhaseRequest {
 		return nil
 	}
-	var best injection.Result
-	rules := map[string]bool{}
+	results := make([]injection.Result, 0, len(ix.Request.Parts))
 	for _, p := range ix.Request.Parts {
 		src := injection.SourceUser
 		switch p.Role {
@@ -32,20 +31,10 @@ func (d *injectionDetector) Detect(_ context.Context, phase extproc.Phase, ix *e
 		case llm.RoleAssistant:
 			continue // the model's own earlier turns
 		}
-		r := d.det.Score(p.Text, src)
-		for _, name := range r.Rules {
-			rules[name] = true
-		}
-		if r.Score > best.Score {
-			best = r
-		}
+		results = append(results, d.det.Score(p.Text, src))
 	}
-	out := &extproc.InjectionScore{Score: best.Score}
-	for _, name := range injection.RuleNames() {
-		if rules[name] {
-			out.Rules = append(out.Rules, name)
-		}
-	}
+	m := injection.Merge(results...)
+	out := &extproc.InjectionScore{Score: m.Score, Rules: m.Rules}
 	ix.Injection = out
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/wardhq/ward/extproc/config"
 	"github.com/wardhq/ward/extproc/llm"
 	"github.com/wardhq/ward/policy"
+	"github.com/wardhq/ward/policy/topic"
 )
 
 // policyDecider builds the policy input from the interaction once per
@@ -83,7 +84,7 @@ func (d *policyDecider) input(phase extproc.Phase, ix *extproc.Interaction) *pol
 		in.Detectors.Injection = &policy.Injection{Score: ix.Injection.Score, Rules: ix.Injection.Rules}
 	}
 	if ix.Topic != nil {
-		in.Detectors.Topic = &policy.Topic{InScope: ix.Topic.InScope >= 0.5, Nearest: ix.Topic.Nearest, Score: ix.Topic.InScope}
+		in.Detectors.Topic = &policy.Topic{InScope: ix.Topic.InScope >= topic.DefaultThreshold, Nearest: ix.Topic.Nearest, Score: ix.Topic.InScope}
 	}
 	return in
 }
