@@ -52,9 +52,10 @@ type toolKey struct {
 type Estimate struct {
 	Tokens   int64
 	Encoding string
-	// Exact is true when the count follows OpenAI's published tokenizer and
-	// counting rules for a known model; false for unknown models and
-	// Anthropic estimates.
+	// Exact is true when the model's tokenizer is known and everything in
+	// the input is covered by OpenAI's published counting rules; false for
+	// unknown models, Anthropic estimates, and requests with image/audio
+	// parts or assistant tool calls (no published formula).
 	Exact bool
 	// UnknownModel is set when no table entry matched and Fallback was used.
 	UnknownModel bool
@@ -203,7 +204,7 @@ func (c *Counter) Request(req *llm.Request) Estimate {
 		est.Tokens = c.anthropic(n)
 	default:
 		est.Tokens = int64(n)
-		est.Exact = known
+		est.Exact = known && req.NonTextParts == 0 && len(req.ToolCalls) == 0
 		est.UnknownModel = !known
 	}
 	return est

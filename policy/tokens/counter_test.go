@@ -102,8 +102,12 @@ func TestRequestChatRules(t *testing.T) {
 	want := 3 + cnt("system") + cnt("You are a careful clinical assistant.") +
 		3 + cnt("user") + cnt("Summarise this note:") + cnt("BP 142/91, HR 104.") + 3
 	got := c.Request(req)
-	if got.Tokens != want || !got.Exact || got.UnpricedParts != 2 || got.Encoding != O200KBase {
-		t.Fatalf("Request = %+v, want %d tokens exact with 2 unpriced parts", got, want)
+	if got.Tokens != want || got.Exact || got.UnpricedParts != 2 || got.Encoding != O200KBase {
+		t.Fatalf("Request = %+v, want %d tokens, inexact with 2 unpriced parts", got, want)
+	}
+	req.NonTextParts = 0
+	if got := c.Request(req); !got.Exact || got.Tokens != want {
+		t.Fatalf("text-only request = %+v, want exact %d", got, want)
 	}
 
 	req.Tools = []llm.Tool{{
