@@ -215,7 +215,7 @@ func (e *Engine) load(ctx context.Context) (*snapshot, string, error) {
 		// Same content (a directory polled by Watch): nothing to recompile.
 		return nil, "", errNotModified
 	}
-	compiler := ast.NewCompiler().SetErrorLimit(0)
+	compiler := ast.NewCompiler().SetErrorLimit(0).WithCapabilities(Capabilities())
 	compiler.Compile(l.modules)
 	if compiler.Failed() {
 		return nil, "", compiler.Errors
@@ -455,4 +455,23 @@ func readsInput(c *ast.Compiler, path []string) bool {
 		}
 	}
 	return false
+}
+
+// deniedBuiltins would let a policy reach the network from the decision
+// path: a latency and exfiltration risk next to patient data.
+var deniedBuiltins = map[string]bool{"http.send": true, "net.lookup_ip_addr": true}
+
+// Capabilities are OPA's for this version minus network builtins. The
+// engine, `ward policy check` and `ward policy test` compile with them, so
+// a policy that calls http.send fails to load with a clear error.
+func Capabilities() *ast.Capabilities {
+	caps := ast.CapabilitiesForThisVersion()
+	kept := caps.Builtins[:0]
+	for _, b := range caps.Builtins {
+		if !deniedBuiltins[b.Name] {
+			kept = append(kept, b)
+		}
+	}
+	caps.Builtins = kept
+	return caps
 }

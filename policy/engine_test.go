@@ -294,12 +294,17 @@ func TestNewFailsOnBadSource(t *testing.T) {
 		"parse error":    fsSource(map[string]string{"p.rego": "package ward\n\ndecision := {\n"}),
 		"no modules":     fsSource(map[string]string{"data.json": "{}"}),
 		"corrupt bundle": Bundle(writeTemp(t, "b.tar.gz", []byte("not a tarball"))),
+		"network builtin": fsSource(map[string]string{"p.rego": "package ward\n\ndecision := {\"allow\": http.send({\"method\": \"get\", \"url\": \"http://x\"}).status_code == 200}\n"}),
 		"unset":          {},
 	}
 	for name, src := range cases {
 		t.Run(name, func(t *testing.T) {
-			if _, err := New(context.Background(), src, Options{Logger: quietLogger()}); err == nil {
+			_, err := New(context.Background(), src, Options{Logger: quietLogger()})
+			if err == nil {
 				t.Fatal("want error")
+			}
+			if name == "network builtin" && !strings.Contains(err.Error(), "http.send") {
+				t.Errorf("error does not name the forbidden builtin: %v", err)
 			}
 		})
 	}

@@ -26,7 +26,7 @@ type Files struct {
 // src with OPA's loader. Parse errors come back as loader/ast errors that
 // carry file:line.
 func LoadFiles(src Source) (*Files, error) {
-	fl := loader.NewFileLoader().WithRegoVersion(ast.RegoV1).WithProcessAnnotation(true)
+	fl := loader.NewFileLoader().WithRegoVersion(ast.RegoV1).WithProcessAnnotation(true).WithCapabilities(Capabilities())
 	var paths []string
 	switch src.kind {
 	case kindFS:
@@ -51,7 +51,7 @@ func Check(src Source) error {
 	if err != nil {
 		return err
 	}
-	c := ast.NewCompiler().SetErrorLimit(0).WithEnablePrintStatements(true)
+	c := ast.NewCompiler().SetErrorLimit(0).WithEnablePrintStatements(true).WithCapabilities(Capabilities())
 	c.Compile(f.Modules)
 	if c.Failed() {
 		return c.Errors
@@ -109,6 +109,7 @@ func RunTests(ctx context.Context, src Source, opts TestOptions) (*TestRun, erro
 	}
 	run := &TestRun{Modules: f.Modules}
 	compiler := ast.NewCompiler().
+		WithCapabilities(Capabilities()).
 		WithPathConflictsCheck(storage.NonEmpty(ctx, store, txn)).
 		WithEnablePrintStatements(true)
 	runner := tester.NewRunner().
