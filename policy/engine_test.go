@@ -289,13 +289,13 @@ decision := {"allow": true} if {
 
 func TestNewFailsOnBadSource(t *testing.T) {
 	cases := map[string]Source{
-		"missing dir":    Dir(filepath.Join(t.TempDir(), "nope")),
-		"compile error":  fsSource(map[string]string{"p.rego": "package ward\n\ndecision := x\n"}),
-		"parse error":    fsSource(map[string]string{"p.rego": "package ward\n\ndecision := {\n"}),
-		"no modules":     fsSource(map[string]string{"data.json": "{}"}),
-		"corrupt bundle": Bundle(writeTemp(t, "b.tar.gz", []byte("not a tarball"))),
+		"missing dir":     Dir(filepath.Join(t.TempDir(), "nope")),
+		"compile error":   fsSource(map[string]string{"p.rego": "package ward\n\ndecision := x\n"}),
+		"parse error":     fsSource(map[string]string{"p.rego": "package ward\n\ndecision := {\n"}),
+		"no modules":      fsSource(map[string]string{"data.json": "{}"}),
+		"corrupt bundle":  Bundle(writeTemp(t, "b.tar.gz", []byte("not a tarball"))),
 		"network builtin": fsSource(map[string]string{"p.rego": "package ward\n\ndecision := {\"allow\": http.send({\"method\": \"get\", \"url\": \"http://x\"}).status_code == 200}\n"}),
-		"unset":          {},
+		"unset":           {},
 	}
 	for name, src := range cases {
 		t.Run(name, func(t *testing.T) {
