@@ -19,7 +19,8 @@ type grp struct {
 	sep  byte // separator after the group, 0 for the last
 }
 
-const maxGroups = 24
+// maxGroups bounds the groups read from one run (maxWindowGroups + 1).
+const maxGroups = maxWindowGroups + 1
 
 type state struct {
 	ctx ctxRing // context words seen so far in the segment

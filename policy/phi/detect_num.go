@@ -626,9 +626,9 @@ func timeAt(s string, p int) int {
 	}
 	if p < len(s) && s[p] == 'Z' {
 		p++
-	} else if p+5 < len(s)+0 && (s[p] == '+' || s[p] == '-') && isDigit(s[p+1]) {
+	} else if p+5 < len(s) && (s[p] == '+' || s[p] == '-') && isDigit(s[p+1]) {
 		e = readDigits(s, p+1, 3)
-		if e-p-1 == 2 && e+2 < len(s)+1 && e < len(s) && s[e] == ':' {
+		if e-p-1 == 2 && e < len(s) && s[e] == ':' {
 			e2 := readDigits(s, e+1, 3)
 			if e2-e-1 == 2 {
 				p = e2
