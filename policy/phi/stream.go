@@ -15,6 +15,7 @@ import (
 // text when the hold-back equals the Scanner's MaxSegment (NewStream(0)).
 // At most holdBack bytes, hence at most holdBack characters, are held back
 // after each Write.
+// A Stream serves one response at a time; it is not safe for concurrent use.
 type Stream struct {
 	sc      *Scanner
 	max     int
