@@ -44,7 +44,8 @@ type Config struct {
 	SpoolDir      string        // required; holds segments, ack and writer id
 	Sink          Sink          // required; closed by Shutdown
 	QueueSize     int           // events buffered in memory (default 8192)
-	MaxBatch      int           // events per spool append and sink write (default 1024)
+	MaxBatch      int           // events per spool append (one fsync) (default 1024)
+	SinkBatch     int           // max events per sink write when catching up (default 16384)
 	FlushInterval time.Duration // flush a partial batch after this (default 100ms)
 	SpoolMaxBytes int64         // unsent bytes before ErrSpoolFull (default 1 GiB)
 	SegmentBytes  int64         // spool segment size (default 16 MiB)
@@ -60,6 +61,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 1024
+	}
+	if c.SinkBatch == 0 {
+		c.SinkBatch = max(16384, c.MaxBatch)
 	}
 	if c.FlushInterval == 0 {
 		c.FlushInterval = 100 * time.Millisecond
@@ -98,6 +102,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBatch < 1 || c.MaxBatch > c.QueueSize {
 		errs = append(errs, fmt.Errorf("audit.max_batch: %d, must be in 1..queue_size", c.MaxBatch))
+	}
+	if c.SinkBatch < c.MaxBatch {
+		errs = append(errs, fmt.Errorf("audit.sink_batch: %d, must be >= max_batch", c.SinkBatch))
 	}
 	for _, d := range []struct {
 		name string
@@ -458,6 +465,10 @@ func (b *batcher) flush() {
 	}
 }
 
+// runShipper delivers spooled events in order. When it keeps up it sends
+// the batcher's in-memory batches; when it falls behind (slow sink, outage,
+// restart) it reads the spool in larger batches (SinkBatch), which is also
+// what a column store like ClickHouse ingests fastest.
 func (w *Writer) runShipper() {
 	defer close(w.shipDone)
 	pos := w.spool.AckPos()
@@ -467,24 +478,17 @@ func (w *Writer) runShipper() {
 		backoff  = w.cfg.RetryMin
 		buf      []byte
 		draining bool
+		// replaying: the spool holds events from before a restart or a
+		// failed write; cleared once the shipper has caught up.
+		replaying = pos.Less(w.spool.End())
 	)
 	for {
 		if pending == nil {
 			pos = w.spool.Norm(pos)
-			// Prefer the in-memory copy of the next batch.
-			for pending == nil {
-				select {
-				case b := <-w.handoff:
-					if pos = w.spool.Norm(pos); b.start == pos {
-						pending, fromDisk = &b, false
-					}
-					continue
-				default:
-				}
-				break
-			}
+			pending = w.takeHandoff(pos)
+			fromDisk = false
 			if pending == nil && pos.Less(w.spool.End()) {
-				recs, next, nb, err := w.spool.Read(pos, w.cfg.MaxBatch, 4<<20, buf)
+				recs, next, nb, err := w.spool.Read(pos, w.cfg.SinkBatch, 32<<20, buf)
 				buf = nb
 				if err != nil {
 					w.log.Error("audit: reading spool", "err", err)
@@ -513,6 +517,7 @@ func (w *Writer) runShipper() {
 				pending, fromDisk = &shipBatch{events: evs, start: pos, end: next}, true
 			}
 			if pending == nil {
+				replaying = false
 				w.oldestUnsent.Store(0)
 				if draining {
 					return
@@ -532,6 +537,7 @@ func (w *Writer) runShipper() {
 		err := w.cfg.Sink.Write(ctx, pending.events)
 		cancel()
 		if err != nil {
+			replaying = true
 			w.sinkErrors.Add(1)
 			w.log.Warn("audit: sink write failed, will retry", "events", len(pending.events), "err", err, "retry_in", backoff)
 			if !w.sleep(backoff) {
@@ -543,7 +549,7 @@ func (w *Writer) runShipper() {
 		backoff = w.cfg.RetryMin
 		n := uint64(len(pending.events))
 		w.sent.Add(n)
-		if fromDisk {
+		if fromDisk && replaying {
 			w.replayed.Add(n)
 		}
 		pos = pending.end
@@ -559,6 +565,31 @@ func (w *Writer) runShipper() {
 			draining = true
 		default:
 		}
+	}
+}
+
+// takeHandoff returns the in-memory batches that continue exactly at pos,
+// merged up to SinkBatch events, or nil when the next events must come from
+// the spool. Batches behind pos (already shipped from disk) are discarded.
+func (w *Writer) takeHandoff(pos Pos) *shipBatch {
+	var out *shipBatch
+	for {
+		select {
+		case b := <-w.handoff:
+			switch {
+			case out == nil && b.start == pos:
+				out = &b
+			case out != nil && b.start == w.spool.Norm(out.end) && len(out.events)+len(b.events) <= w.cfg.SinkBatch:
+				out.events = append(out.events, b.events...)
+				out.end = b.end
+			case out != nil:
+				// Not mergeable: ship what we have; the rest comes from disk.
+				return out
+			}
+			continue
+		default:
+		}
+		return out
 	}
 }
 
