@@ -320,20 +320,26 @@ func (e *Engine) decide(ctx context.Context, snap *snapshot, ep string, in *Inpu
 	if err != nil {
 		return failClosed(err), err
 	}
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
-	defer cancel()
-	var rs rego.ResultSet
-	if tracer == nil {
-		rs, err = pq.Eval(ctx, rego.EvalParsedInput(in.ast(snap.findings)), rawResult)
-	} else {
-		rs, err = pq.Eval(ctx, rego.EvalParsedInput(in.ast(snap.findings)), rawResult, rego.EvalQueryTracer(tracer))
+	// The deadline and the caller's cancellation stop evaluation through
+	// one topdown.Cancel: a timer and a context callback, instead of a
+	// derived context plus the goroutine OPA starts per evaluation.
+	cancel := topdown.NewCancel()
+	timer := time.AfterFunc(e.opts.Timeout, cancel.Cancel)
+	stop := context.AfterFunc(ctx, cancel.Cancel)
+	opts := [4]rego.EvalOption{rego.EvalParsedInput(in.ast(snap.findings)), rawResult, rego.EvalExternalCancel(cancel)}
+	n := 3
+	if tracer != nil {
+		opts[n] = rego.EvalQueryTracer(tracer)
+		n++
 	}
+	rs, err := pq.Eval(ctx, opts[:n]...)
+	timer.Stop()
+	stop()
 	if err != nil {
 		switch {
-		case parent.Err() != nil:
+		case ctx.Err() != nil:
 			err = fmt.Errorf("policy %s: evaluation cancelled by the caller: %w", ep, err)
-		case topdown.IsCancel(err) || ctx.Err() != nil:
+		case topdown.IsCancel(err):
 			e.timeouts.Add(1)
 			err = fmt.Errorf("policy %s: evaluation exceeded the %s deadline: %w", ep, e.opts.Timeout, err)
 		default:
