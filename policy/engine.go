@@ -44,7 +44,9 @@ type Options struct {
 	// zero). A decision that runs over fails (closed unless FailOpen).
 	Timeout time.Duration
 	// Data is deep-merged over the source's data documents (config
-	// overrides of team allowlists, model routes, app topics, BAA flags).
+	// overrides of team allowlists, model routes, app topics, BAA flags),
+	// e.g. {"ward": {"config": {"providers": {"openai": {"baa": true}}}}}.
+	// Values must be JSON-like (maps with string keys, slices, scalars).
 	Data map[string]any
 	// Verify requires bundles (and directories) to be signed.
 	Verify *Verify
@@ -167,7 +169,8 @@ func New(ctx context.Context, src Source, opts Options) (*Engine, error) {
 
 // Reload re-reads the source and, if it compiles, atomically replaces the
 // policy. On failure the last good policy stays active and Status reports
-// why. changed is false when an HTTP bundle answered 304 Not Modified.
+// why. changed is false when nothing changed (HTTP 304 Not Modified, or
+// the same modules and data).
 func (e *Engine) Reload(ctx context.Context) (changed bool, err error) {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
