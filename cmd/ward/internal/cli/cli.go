@@ -58,18 +58,12 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		usage(stderr, cmds)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
+	// Subcommands name themselves in their errors ("policy: …").
 	err := c.Run(ctx, args[1:], stdin, stdout, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
-	if err != nil {
-		var ee ExitError
-		if errors.As(err, &ee) {
-			return err
-		}
-		return fmt.Errorf("%s: %w", args[0], err)
-	}
-	return nil
+	return err
 }
 
 func usage(w io.Writer, cmds map[string]Command) {

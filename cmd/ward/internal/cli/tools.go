@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 
+	"github.com/wardhq/ward/cmd/ward/internal/auditcmd"
 	"github.com/wardhq/ward/cmd/ward/internal/policycmd"
 	"github.com/wardhq/ward/cmd/ward/internal/scancmd"
 	"github.com/wardhq/ward/cmd/ward/internal/tokenscmd"
@@ -22,4 +23,8 @@ func runTokens(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 
 func runPolicy(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	return policycmd.Run(ctx, args, stdin, stdout, stderr)
+}
+
+func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return auditcmd.Run(ctx, args, stdin, stdout, stderr)
 }
