@@ -19,10 +19,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"slices"
 	"strings"
 
+	"github.com/wardhq/ward/policy/injection"
 	"github.com/wardhq/ward/policy/phi"
+	"github.com/wardhq/ward/policy/topic"
 )
 
 // maxInput bounds one plain-text input or one JSON line.
@@ -42,6 +46,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	minScore := fs.Float64("min-score", phi.DefaultMinScore, "drop findings scoring below this")
 	types := fs.String("types", "", "comma-separated types to detect (default all)")
 	keyEnv := fs.String("key-env", "WARD_PHI_KEY", "environment variable holding the pseudonym key")
+	source := fs.String("source", "user", "where the text comes from, for injection scoring: user, system, tool or document")
+	app := fs.String("app", "", "also classify each text against this app's topics (needs --topics)")
+	topics := fs.String("topics", "", `topic spec YAML: apps: {NAME: {allowed: {topic: [examples]}, disallowed: {...}}}`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -80,13 +87,29 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			}
 		}
 	}
+	src, err := injection.ParseSource(*source)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--source: %w", err))
+	}
+	var cls *topic.Classifier
+	switch {
+	case *app != "" && *topics == "":
+		errs = append(errs, errors.New("--app needs --topics FILE"))
+	case *topics != "":
+		if cls, err = topic.Load(*topics); err != nil {
+			errs = append(errs, fmt.Errorf("--topics: %w", err))
+		} else if *app != "" && !slices.Contains(cls.Apps(), *app) {
+			errs = append(errs, fmt.Errorf("--app: %q is not in %s (apps: %s)", *app, *topics, strings.Join(cls.Apps(), ", ")))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
-	s := &scan{sc: sc, red: red, out: out, stderr: stderr, jsonl: *jsonl}
+	s := &scan{sc: sc, red: red, out: out, stderr: stderr, jsonl: *jsonl,
+		inj: injection.Default(), source: src, topics: cls, app: *app}
 	inputs := fs.Args()
 	if len(inputs) == 0 {
 		inputs = []string{"-"}
@@ -112,6 +135,11 @@ type scan struct {
 	stderr io.Writer
 	jsonl  bool
 	buf    []phi.Finding
+
+	inj    *injection.Detector
+	source injection.Source
+	topics *topic.Classifier // nil without --topics
+	app    string
 }
 
 func (s *scan) input(ctx context.Context, name string, stdin io.Reader) error {
@@ -216,10 +244,19 @@ func (s *scan) emit(id, text string, jsonl bool) error {
 	for i, f := range s.buf {
 		fs[i] = finding{f.Type.String(), f.Start, f.End, f.Score}
 	}
-	return s.writeJSON(struct {
-		ID       string    `json:"id"`
-		Findings []finding `json:"findings"`
-	}{id, fs})
+	line := struct {
+		ID        string           `json:"id"`
+		Findings  []finding        `json:"findings"`
+		Injection injection.Result `json:"injection"`
+		Topic     *topic.Result    `json:"topic,omitempty"`
+	}{ID: id, Findings: fs, Injection: s.inj.Score(text, s.source)}
+	// Three decimals are all a threshold needs and keep lines stable.
+	line.Injection.Score = math.Round(line.Injection.Score*1000) / 1000
+	if s.topics != nil && s.app != "" {
+		r := s.topics.Classify(s.app, text)
+		line.Topic = &r
+	}
+	return s.writeJSON(line)
 }
 
 func (s *scan) writeJSON(v any) error {
