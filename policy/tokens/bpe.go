@@ -42,7 +42,7 @@ func (e *Encoding) countSmall(piece string) int {
 		rank[i] = noRank
 	}
 	for i := 0; i+2 < n; i++ {
-		rank[i] = e.rank(piece[i : i+2])
+		rank[i] = e.pairs[uint16(piece[i])<<8|uint16(piece[i+1])]
 	}
 	pairRank := func(i int) int32 {
 		if i+3 < n {
@@ -120,7 +120,7 @@ func (e *Encoding) countLarge(piece string) int {
 	}
 	next[n-1] = -1
 	for i := 0; i+1 < n; i++ {
-		if r := e.rank(piece[i : i+2]); r != noRank {
+		if r := e.pairs[uint16(piece[i])<<8|uint16(piece[i+1])]; r != noRank {
 			pos[i] = int32(len(h.h))
 			h.h = append(h.h, uint64(r)<<32|uint64(i))
 		}

@@ -35,6 +35,9 @@ func init() {
 type Encoding struct {
 	name  string
 	ranks *rankTable
+	// pairs holds the rank of every two-byte string: the first round of
+	// every merge looks only these up.
+	pairs *[1 << 16]int32
 	next  func(s string, i int) int
 }
 
@@ -65,7 +68,10 @@ func GetEncoding(name string) (*Encoding, error) {
 		return nil, fmt.Errorf("tokens: load %s ranks: %w", name, err)
 	}
 	initClasses()
-	e := &Encoding{name: name, ranks: newRankTable(ranks), next: next}
+	e := &Encoding{name: name, ranks: newRankTable(ranks), pairs: new([1 << 16]int32), next: next}
+	for i := range e.pairs {
+		e.pairs[i] = e.ranks.get(string([]byte{byte(i >> 8), byte(i)}))
+	}
 	encCache[name] = e
 	return e, nil
 }
