@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -500,6 +502,48 @@ func FuzzSpoolRead(f *testing.F) {
 				t.Fatalf("no progress at %v", pos)
 			}
 			pos = next
+		}
+	})
+}
+
+func TestCodecRoundTrip(t *testing.T) {
+	evs := sealed(3)
+	evs[1].FirstByte, evs[1].PHI, evs[1].Prompt, evs[1].ToolCalls, evs[1].Completion = time.Time{}, nil, nil, nil, ""
+	evs[2].Stream, evs[2].Error, evs[2].Status = true, "upstream reset\n\x00", 502
+	for i := range evs {
+		var got Event
+		if err := DecodeEvent(AppendEncoded(nil, &evs[i]), &got); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, evs[i]) {
+			t.Fatalf("event %d:\n got %+v\nwant %+v", i, got, evs[i])
+		}
+	}
+	p := AppendEncoded(nil, &evs[0])
+	for _, bad := range [][]byte{nil, {9}, p[:len(p)-1], append(slices.Clone(p), 0)} {
+		var e Event
+		if err := DecodeEvent(bad, &e); err == nil {
+			t.Errorf("DecodeEvent accepted %d bytes", len(bad))
+		}
+	}
+}
+
+// FuzzDecodeEvent: arbitrary bytes never panic or over-allocate, and what
+// decodes re-encodes to the same bytes.
+func FuzzDecodeEvent(f *testing.F) {
+	for _, e := range sealed(2) {
+		f.Add(AppendEncoded(nil, &e))
+	}
+	f.Add([]byte{1})
+	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var e Event
+		if DecodeEvent(data, &e) != nil {
+			return
+		}
+		var again Event
+		if err := DecodeEvent(AppendEncoded(nil, &e), &again); err != nil || !reflect.DeepEqual(e, again) {
+			t.Fatalf("re-encode: %v", err)
 		}
 	})
 }

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"testing"
 	"time"
@@ -59,8 +58,9 @@ func BenchmarkRecordParallel(b *testing.B) {
 	w.Shutdown(ctx)
 }
 
-// BenchmarkSpoolAppend measures the spool with fsync per batch of 1024
-// sealed events (one op = one event; SetBytes = encoded record size).
+// BenchmarkSpoolAppend is the batcher's work per event: seal the chain,
+// encode, append to the spool with one fsync per 1024-event batch (one op =
+// one event; SetBytes = record size).
 //
 //	go test -run '^$' -bench SpoolAppend -benchtime 100000x ./extproc/audit/
 func BenchmarkSpoolAppend(b *testing.B) {
@@ -74,24 +74,36 @@ func BenchmarkSpoolAppend(b *testing.B) {
 	var frames []byte
 	e := sampleEvent(1)
 	c.Seal(e)
-	p, _ := json.Marshal(e)
-	b.SetBytes(int64(len(p) + frameHeader))
+	b.SetBytes(int64(len(appendEventFrame(nil, e))))
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()
 	for n := 0; n < b.N; n += batch {
 		frames = frames[:0]
 		for i := 0; i < batch && n+i < b.N; i++ {
-			// Seal + encode is part of the batcher's per-event work.
 			c.Seal(e)
-			p, _ = json.Marshal(e)
-			frames = AppendFrame(frames, p)
+			frames = appendEventFrame(frames, e)
 		}
 		if _, _, err := sp.Append(frames); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+}
+
+// BenchmarkDecodeEvent is the shipper's per-event cost when it reads the spool.
+func BenchmarkDecodeEvent(b *testing.B) {
+	e := sampleEvent(1)
+	(&Chain{}).Seal(e)
+	p := AppendEncoded(nil, e)
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	var out Event
+	for b.Loop() {
+		if err := DecodeEvent(p, &out); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkSeal is the per-event hash chain cost (sha256 twice).

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -224,7 +223,7 @@ func (w *Writer) recoverChain(last []byte) error {
 	idPath := filepath.Join(w.cfg.SpoolDir, "writer-id")
 	if last != nil {
 		var e Event
-		if err := json.Unmarshal(last, &e); err == nil && e.WriterID != uuid.Nil {
+		if err := DecodeEvent(last, &e); err == nil && e.WriterID != uuid.Nil {
 			w.chain = Chain{WriterID: e.WriterID, Seq: e.Seq, Last: e.Hash}
 			return nil
 		}
@@ -418,22 +417,12 @@ func (b *batcher) flush() {
 	saved := w.chain
 	events := make([]Event, len(b.items))
 	b.frames = b.frames[:0]
-	var encErr error
 	for i, it := range b.items {
 		w.chain.Seal(it.e)
 		events[i] = *it.e
-		p, err := json.Marshal(it.e)
-		if err != nil { // only for values JSON cannot represent; keep the batch consistent
-			encErr = err
-			break
-		}
-		b.frames = AppendFrame(b.frames, p)
+		b.frames = appendEventFrame(b.frames, it.e)
 	}
-	var start, end Pos
-	err := encErr
-	if err == nil {
-		start, end, err = w.spool.Append(b.frames)
-	}
+	start, end, err := w.spool.Append(b.frames)
 	if err != nil {
 		w.chain = saved // dropped events leave no gap in the chain
 		w.dropSpool.Add(uint64(len(b.items)))
@@ -500,7 +489,7 @@ func (w *Writer) runShipper() {
 				evs := make([]Event, 0, len(recs))
 				for _, r := range recs {
 					var e Event
-					if err := json.Unmarshal(r, &e); err != nil {
+					if err := DecodeEvent(r, &e); err != nil {
 						// The checksum matched, so this is a bug, not disk damage.
 						w.log.Error("audit: undecodable spool record skipped", "err", err)
 						continue

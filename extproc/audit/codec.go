@@ -1,0 +1,170 @@
+package audit
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Spool records use a compact binary encoding instead of JSON: encoding and
+// decoding every event twice (spool in, spool out) in JSON cost more CPU
+// than the fsync (see BenchmarkSpoolAppend and docs/audit.md).
+//
+// Layout: version byte, then every field in a fixed order, strings and
+// lists length-prefixed (uvarint), integers as 8 bytes big-endian, UUIDs
+// as 16 bytes. Times are epoch milliseconds (0 = zero time).
+const codecVersion = 1
+
+// AppendEncoded appends the binary encoding of e to buf.
+func AppendEncoded(buf []byte, e *Event) []byte {
+	b := hashBuf(append(buf, codecVersion))
+	b = append(b, e.ID[:]...)
+	b = append(b, e.WriterID[:]...)
+	b = b.i64(int64(e.Seq))
+	b = b.i64(UnixMs(e.Start)).i64(UnixMs(e.FirstByte)).i64(UnixMs(e.End))
+	b = b.str(e.RequestID).str(e.TraceID).str(e.SpanID)
+	b = b.str(e.Team).str(e.App).str(e.KeyID).str(e.EndUser)
+	b = b.str(e.Profile).str(e.Endpoint).str(e.Provider).str(e.ModelRequested).str(e.ModelServed)
+	stream := int64(0)
+	if e.Stream {
+		stream = 1
+	}
+	b = b.i64(stream).i64(int64(e.Status))
+	b = b.str(e.Decision).str(e.ReasonCode).str(e.PolicyRevision)
+	b = b.counts(e.PHI).counts(e.Redactions)
+	b = b.str(e.ContentLevel)
+	b = binary.AppendUvarint(b, uint64(len(e.Prompt)))
+	for _, m := range e.Prompt {
+		b = b.str(m.Role).str(m.Content)
+	}
+	b = b.str(e.Completion)
+	b = binary.AppendUvarint(b, uint64(len(e.ToolCalls)))
+	for _, tc := range e.ToolCalls {
+		b = b.str(tc.Name).str(tc.Arguments)
+	}
+	b = b.i64(e.InputTokens).i64(e.OutputTokens).i64(e.CachedTokens).i64(e.CostMicroUSD)
+	b = b.i64(e.UpstreamMs).i64(e.WardOverheadUs)
+	b = b.str(e.Error).str(e.ContentHash).str(e.PrevHash).str(e.Hash)
+	return b
+}
+
+var errTruncated = errors.New("truncated")
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) take(n int) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(d.b) {
+		d.err = errTruncated
+		return nil
+	}
+	p := d.b[:n]
+	d.b = d.b[n:]
+	return p
+}
+
+func (d *decoder) uvarint() int {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 || v > uint64(len(d.b)) { // a length can never exceed what is left
+		d.err = errTruncated
+		return 0
+	}
+	d.b = d.b[n:]
+	return int(v)
+}
+
+func (d *decoder) str() string { return string(d.take(d.uvarint())) }
+
+func (d *decoder) i64() int64 {
+	p := d.take(8)
+	if p == nil {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(p))
+}
+
+func (d *decoder) ms() time.Time { return FromUnixMs(d.i64()) }
+
+func (d *decoder) uuid() (u uuid.UUID) {
+	copy(u[:], d.take(16))
+	return u
+}
+
+func (d *decoder) counts() []Count {
+	n := d.uvarint()
+	if n == 0 {
+		return nil
+	}
+	out := make([]Count, 0, min(n, 64))
+	for i := 0; i < n && d.err == nil; i++ {
+		out = append(out, Count{Type: d.str(), Count: uint32(d.i64())})
+	}
+	return out
+}
+
+// DecodeEvent parses the binary encoding written by AppendEncoded.
+func DecodeEvent(p []byte, e *Event) error {
+	if len(p) == 0 || p[0] != codecVersion {
+		return fmt.Errorf("audit: unknown event encoding")
+	}
+	d := &decoder{b: p[1:]}
+	*e = Event{}
+	e.ID, e.WriterID = d.uuid(), d.uuid()
+	e.Seq = uint64(d.i64())
+	e.Start, e.FirstByte, e.End = d.ms(), d.ms(), d.ms()
+	e.RequestID, e.TraceID, e.SpanID = d.str(), d.str(), d.str()
+	e.Team, e.App, e.KeyID, e.EndUser = d.str(), d.str(), d.str(), d.str()
+	e.Profile, e.Endpoint, e.Provider, e.ModelRequested, e.ModelServed = d.str(), d.str(), d.str(), d.str(), d.str()
+	e.Stream = d.i64() == 1
+	e.Status = int(d.i64())
+	e.Decision, e.ReasonCode, e.PolicyRevision = d.str(), d.str(), d.str()
+	e.PHI, e.Redactions = d.counts(), d.counts()
+	e.ContentLevel = d.str()
+	if n := d.uvarint(); n > 0 {
+		e.Prompt = make([]Message, 0, min(n, 64))
+		for i := 0; i < n && d.err == nil; i++ {
+			e.Prompt = append(e.Prompt, Message{Role: d.str(), Content: d.str()})
+		}
+	}
+	e.Completion = d.str()
+	if n := d.uvarint(); n > 0 {
+		e.ToolCalls = make([]ToolCall, 0, min(n, 64))
+		for i := 0; i < n && d.err == nil; i++ {
+			e.ToolCalls = append(e.ToolCalls, ToolCall{Name: d.str(), Arguments: d.str()})
+		}
+	}
+	e.InputTokens, e.OutputTokens, e.CachedTokens, e.CostMicroUSD = d.i64(), d.i64(), d.i64(), d.i64()
+	e.UpstreamMs, e.WardOverheadUs = d.i64(), d.i64()
+	e.Error, e.ContentHash, e.PrevHash, e.Hash = d.str(), d.str(), d.str(), d.str()
+	if d.err != nil {
+		return fmt.Errorf("audit: decode event: %w", d.err)
+	}
+	if len(d.b) != 0 {
+		return fmt.Errorf("audit: decode event: %d trailing bytes", len(d.b))
+	}
+	return nil
+}
+
+// appendEventFrame appends e as one spool record, encoding in place.
+func appendEventFrame(buf []byte, e *Event) []byte {
+	start := len(buf)
+	buf = append(buf, frameMagic[:]...)
+	buf = append(buf, 0, 0, 0, 0, 0, 0, 0, 0)
+	buf = AppendEncoded(buf, e)
+	payload := buf[start+frameHeader:]
+	binary.LittleEndian.PutUint32(buf[start+4:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(buf[start+8:], crc32.Checksum(payload, castagnoli))
+	return buf
+}
