@@ -295,6 +295,8 @@ func (s *Spool) Append(frames []byte) (start, end Pos, err error) {
 		return start, end, fmt.Errorf("audit spool: write: %w", err)
 	}
 	if err := s.active.Sync(); err != nil {
+		// The data may or may not be on disk: drop it so positions stay exact.
+		_ = s.active.Truncate(cur.size)
 		return start, end, fmt.Errorf("audit spool: fsync: %w", err)
 	}
 	cur.size += int64(len(frames))

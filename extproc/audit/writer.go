@@ -169,7 +169,8 @@ type Writer struct {
 	shipDone    chan struct{}
 	shipCtx     context.Context
 	cancelShip  context.CancelFunc
-	shutdownErr error
+	shutdownErr error         // set before closed is closed
+	closed      chan struct{} // Shutdown finished
 
 	head         atomic.Pointer[Head]
 	oldestUnsent atomic.Int64 // unix ms of the oldest unconfirmed spooled event, 0 when none
@@ -205,6 +206,7 @@ func New(cfg Config) (*Writer, error) {
 		batchDone: make(chan struct{}),
 		drain:     make(chan struct{}),
 		shipDone:  make(chan struct{}),
+		closed:    make(chan struct{}),
 	}
 	if err := w.recoverChain(last); err != nil {
 		sp.Close()
@@ -330,9 +332,14 @@ func (w *Writer) Stats() Stats {
 // closes the sink.
 func (w *Writer) Shutdown(ctx context.Context) error {
 	if !w.closing.CompareAndSwap(false, true) {
-		<-w.shipDone
-		return w.shutdownErr
+		select {
+		case <-w.closed:
+			return w.shutdownErr
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	defer close(w.closed)
 	for w.inflight.Load() != 0 {
 		runtime.Gosched()
 	}
