@@ -377,6 +377,9 @@ func TestDirReloadKeepsLastGood(t *testing.T) {
 // bundleServer serves whatever bundle is current with an ETag and honours
 // If-None-Match, like an OPA bundle server.
 type bundleServer struct {
+	// hold, when set, makes the next GET signal started and wait for
+	// release: a reload frozen mid-fetch.
+	hold     chan chan struct{}
 	mu       sync.Mutex
 	body     []byte
 	etag     string
@@ -393,6 +396,13 @@ func (s *bundleServer) set(body []byte, etag string) {
 
 func (s *bundleServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
+	if s.hold != nil {
+		select {
+		case release := <-s.hold:
+			<-release
+		default:
+		}
+	}
 	s.mu.Lock()
 	body, etag, status := s.body, s.etag, s.status
 	s.mu.Unlock()

@@ -122,7 +122,7 @@ func TestSetRequestResponse(t *testing.T) {
 // Reload under concurrent load: every decision succeeds and sees either the
 // old or the new policy, never an error or a half-loaded state.
 func TestReloadUnderLoad(t *testing.T) {
-	bs := &bundleServer{}
+	bs := &bundleServer{hold: make(chan chan struct{}, 1)}
 	revs := []string{"r0", "r1", "r2", "r3", "r4", "r5"}
 	bodies := make([][]byte, len(revs))
 	for i, r := range revs {
@@ -154,7 +154,29 @@ func TestReloadUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	for i := 1; i < len(revs); i++ {
+	// Freeze one reload mid-fetch and require decisions to keep completing:
+	// the hot path never waits for a reload.
+	release := make(chan struct{})
+	bs.hold <- release
+	bs.set(bodies[1], `"r1"`)
+	reloaded := make(chan error)
+	go func() { _, err := e.Reload(ctx); reloaded <- err }()
+	for len(bs.hold) > 0 { // wait until the server holds the request
+		time.Sleep(time.Millisecond)
+	}
+	n0 := n.Load()
+	deadline := time.Now().Add(30 * time.Second)
+	for n.Load() < n0+50 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n.Load() < n0+50 {
+		t.Fatalf("decisions stalled while a reload was in progress (%d completed)", n.Load()-n0)
+	}
+	close(release)
+	if err := <-reloaded; err != nil {
+		t.Fatal(err)
+	}
+	for i := 2; i < len(revs); i++ {
 		time.Sleep(10 * time.Millisecond)
 		bs.set(bodies[i], `"`+revs[i]+`"`)
 		if _, err := e.Reload(ctx); err != nil {
@@ -169,11 +191,6 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	if e.Revision() != "r5" || n.Load() == 0 {
 		t.Fatalf("revision %s after %d decisions", e.Revision(), n.Load())
-	}
-	// Reload compiles off the hot path: no decision waits for it. The bound
-	// is loose because the machine is shared; it catches lock-step blocking.
-	if ml := time.Duration(maxLatency.Load()); ml > 250*time.Millisecond {
-		t.Errorf("a decision took %s during reloads", ml)
 	}
 	t.Logf("%d decisions across %d reloads, max latency %s", n.Load(), len(revs)-1, time.Duration(maxLatency.Load()))
 }
