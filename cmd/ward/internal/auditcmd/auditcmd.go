@@ -25,7 +25,7 @@ const usage = `usage: ward audit <command> [flags]
 commands:
   migrate [--content-ttl-days N]          create database, tables and views (idempotent)
   verify  [--allow-head-gap] [--file F]   check the hash chain: edited, deleted or reordered rows
-  tail    [--team T] [--user U] [--json] [--interval 1s] [--lookback 5m]
+  tail    [--team T] [--user U] [--json] [--from TIME] [--interval 1s] [--lookback 5m]
                                           follow new events
   find    --user U --at TIME [--window 1h] [--json]
                                           print the conversation around TIME as a transcript
@@ -193,11 +193,20 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	asJSON := fs.Bool("json", false, "print events as JSON lines")
 	interval := fs.Duration("interval", time.Second, "poll interval")
 	lookback := fs.Duration("lookback", 5*time.Minute, "also show late events (replayed from a spool) this far back")
+	fromFlag := fs.String("from", "", "first show events that started at or after TIME (default: only new events)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *interval <= 0 || *lookback <= 0 {
 		return errors.New("audit tail: --interval and --lookback must be > 0")
+	}
+	var from time.Time
+	if *fromFlag != "" {
+		t, err := ParseTime(*fromFlag)
+		if err != nil {
+			return fmt.Errorf("audit tail: --from: %w", err)
+		}
+		from = t
 	}
 	s, err := c.open(ctx)
 	if err != nil {
@@ -216,7 +225,10 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	seen := map[uuid.UUID]int64{} // event id → start_ms, pruned past the lookback
 	since := time.Now().Add(-*lookback).UnixMilli()
-	first := true
+	first := from.IsZero() // without --from, the first poll only marks what exists
+	if !first {
+		since = from.UnixMilli()
+	}
 	enc := json.NewEncoder(stdout)
 	t := time.NewTicker(*interval)
 	defer t.Stop()
@@ -243,6 +255,9 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		first = false
 		since = time.Now().Add(-*lookback).UnixMilli()
+		if !from.IsZero() {
+			since = max(since, from.UnixMilli()) // never show events before --from
+		}
 		for id, ms := range seen {
 			if ms < since {
 				delete(seen, id)

@@ -208,10 +208,11 @@ func TestTailFollowsNewEvents(t *testing.T) {
 	var mu sync.Mutex
 	var out bytes.Buffer
 	done := make(chan error, 1)
+	from := time.Now().Add(-10 * time.Second).UTC().Format(time.RFC3339Nano)
 	go func() {
-		done <- Run(ctx, []string{"tail", "--addr", addr(), "--database", db, "--interval", "100ms", "--team", "oncology"}, nil, lockedWriter{&mu, &out}, io.Discard)
+		done <- Run(ctx, []string{"tail", "--addr", addr(), "--database", db, "--interval", "100ms", "--team", "oncology", "--from", from}, nil, lockedWriter{&mu, &out}, io.Discard)
 	}()
-	time.Sleep(500 * time.Millisecond) // first poll: existing events are not shown
+	time.Sleep(200 * time.Millisecond) // the new events may land before or after the first poll
 	s2, err := chstore.Open(context.Background(), chstore.Config{Addr: addr(), Database: db})
 	if err != nil {
 		t.Fatal(err)
@@ -277,6 +278,7 @@ func TestUsageErrors(t *testing.T) {
 		{"find", "--user", "u", "--at", "soon"},
 		{"find", "--user", "u", "--at", "2026-11-17 14:00", "--window", "-1h"},
 		{"tail", "--interval", "0s"},
+		{"tail", "--from", "later"},
 		{"verify", "--file", "/nonexistent/audit.jsonl"},
 	}
 	for _, args := range tests {
