@@ -138,6 +138,9 @@ func apiFor(path string) api {
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
+	// Azure OpenAI's v1 API lives under /openai/v1/ (Envoy's Azure routes
+	// rewrite the prefix), so the fake answers there too.
+	path = strings.TrimPrefix(path, "/openai")
 	switch path {
 	case "/v1/chat/completions":
 		return apiChat

@@ -361,3 +361,16 @@ func FuzzServeHTTP(f *testing.F) {
 		}
 	})
 }
+
+func TestAzurePathPrefix(t *testing.T) {
+	srv := httptest.NewServer(fakellm.New())
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/openai/v1/chat/completions", "application/json", strings.NewReader(`{"model":"gpt-4o","messages":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("Azure-style path: status %d", resp.StatusCode)
+	}
+}
