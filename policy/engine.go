@@ -57,7 +57,15 @@ type Options struct {
 	MaxBundleBytes int64
 	// Logger receives reload results (slog.Default when nil).
 	Logger *slog.Logger
+	// StartPending lets New succeed when the first load fails (a bundle
+	// server that is down at startup): every decision then fails closed
+	// with ErrNoPolicy and Status().Ready is false until Reload or Watch
+	// loads a policy. Without it New returns the error.
+	StartPending bool
 }
+
+// ErrNoPolicy is the decision error while no policy has loaded yet.
+var ErrNoPolicy = errors.New("policy: no policy loaded yet")
 
 func (o *Options) validate() error {
 	var errs []error
@@ -161,7 +169,7 @@ func New(ctx context.Context, src Source, opts Options) (*Engine, error) {
 	for _, ep := range opts.Entrypoints {
 		e.entrypoints[ep] = struct{}{}
 	}
-	if _, err := e.Reload(ctx); err != nil {
+	if _, err := e.Reload(ctx); err != nil && !opts.StartPending {
 		return nil, err
 	}
 	return e, nil
@@ -196,6 +204,8 @@ func (e *Engine) Reload(ctx context.Context) (changed bool, err error) {
 		if prev := e.cur.Load(); prev != nil {
 			e.opts.Logger.Warn("policy reload failed; keeping last good policy",
 				"source", e.src.String(), "revision", prev.revision, "error", err)
+		} else {
+			e.opts.Logger.Error("policy load failed; no policy active", "source", e.src.String(), "error", err)
 		}
 		return false, err
 	}
@@ -308,6 +318,12 @@ func (e *Engine) Decide(ctx context.Context, entrypoint string, in *Input) (Deci
 	}
 	e.decisions.Add(1)
 	snap := e.cur.Load()
+	if snap == nil {
+		e.failures.Add(1)
+		d := failClosed(ErrNoPolicy)
+		d.Entrypoint = entrypoint
+		return d, ErrNoPolicy
+	}
 	d, err := e.decide(ctx, snap, entrypoint, in, nil)
 	d.Revision = snap.revision
 	d.Entrypoint = entrypoint
@@ -373,6 +389,8 @@ func (e *Engine) decide(ctx context.Context, snap *snapshot, ep string, in *Inpu
 
 // Status is the engine's state for /readyz, logs and metrics.
 type Status struct {
+	// Ready is true once a policy is loaded (always, unless StartPending).
+	Ready    bool      `json:"ready"`
 	Source   string    `json:"source"`
 	Revision string    `json:"revision"`
 	LoadedAt time.Time `json:"loaded_at"`
@@ -401,7 +419,7 @@ func (e *Engine) Status() Status {
 		Undefined:      e.undefEvs.Load(),
 	}
 	if snap := e.cur.Load(); snap != nil {
-		s.Revision, s.LoadedAt = snap.revision, snap.loadedAt
+		s.Ready, s.Revision, s.LoadedAt = true, snap.revision, snap.loadedAt
 	}
 	e.statusMu.Lock()
 	s.LastError, s.LastErrorAt, s.LastCheckAt = e.lastErr, e.lastErrAt, e.lastCheckAt
@@ -410,7 +428,12 @@ func (e *Engine) Status() Status {
 }
 
 // Revision is the active policy revision.
-func (e *Engine) Revision() string { return e.cur.Load().revision }
+func (e *Engine) Revision() string {
+	if snap := e.cur.Load(); snap != nil {
+		return snap.revision
+	}
+	return ""
+}
 
 // Explain evaluates like Decide with a full trace, for `ward policy eval
 // --explain`. It is not for the hot path and does not touch the counters.
@@ -419,6 +442,9 @@ func (e *Engine) Explain(ctx context.Context, entrypoint string, in *Input) (Dec
 		entrypoint = e.opts.Entrypoint
 	}
 	snap := e.cur.Load()
+	if snap == nil {
+		return failClosed(ErrNoPolicy), nil, ErrNoPolicy
+	}
 	var buf topdown.BufferTracer
 	d, err := e.decide(ctx, snap, entrypoint, in, &buf)
 	d.Revision, d.Entrypoint = snap.revision, entrypoint

@@ -565,3 +565,30 @@ decision := {"allow": true, "tags": [f.type | some f in input.detectors.phi.find
 		t.Errorf("findings not passed: %+v %v", d, err)
 	}
 }
+
+func TestStartPending(t *testing.T) {
+	bs := &bundleServer{}
+	bs.set(nil, "")
+	bs.mu.Lock()
+	bs.status = http.StatusBadGateway
+	bs.mu.Unlock()
+	url := newServer(t, bs)
+	if _, err := New(context.Background(), Bundle(url), Options{Logger: quietLogger()}); err == nil {
+		t.Fatal("unreachable bundle at start: want error without StartPending")
+	}
+	e := newEngine(t, Bundle(url), Options{StartPending: true})
+	if s := e.Status(); s.Ready || s.LastError == "" || e.Revision() != "" {
+		t.Fatalf("pending status %+v", s)
+	}
+	d, err := e.Decide(context.Background(), "", &Input{})
+	if !errors.Is(err, ErrNoPolicy) || d.Allow || d.Reason.Code != ReasonPolicyError {
+		t.Fatalf("pending decision %+v %v", d, err)
+	}
+	bs.set(buildBundle(t, "late", map[string]string{"ward/p.rego": allowPolicy("late")}, nil, ""), `"l"`)
+	if _, err := e.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := e.Decide(context.Background(), "", &Input{}); err != nil || !d.Allow || !e.Status().Ready {
+		t.Fatalf("after load %+v %v", d, err)
+	}
+}
