@@ -133,3 +133,52 @@ func FuzzJSONL(f *testing.F) {
 		_ = Run(context.Background(), []string{"--jsonl", "--max-bytes", "4096"}, strings.NewReader(in), &out, &errb)
 	})
 }
+
+// TestChatMatchesCookbookReference compares `ward tokens --jsonl` on chat
+// requests (system/user/assistant messages, names, tool definitions with
+// enums) with a JavaScript transliteration of OpenAI's cookbook formulas run
+// on npm tiktoken (test/tokens/chat-reference.mjs).
+func TestChatMatchesCookbookReference(t *testing.T) {
+	data, err := os.ReadFile("../../../../test/tokens/testdata/chat-reference.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string][]string{}
+	want := map[string][]int{}
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r struct {
+			Model  string `json:"model"`
+			Tokens int    `json:"tokens"`
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		lines[r.Model] = append(lines[r.Model], l)
+		want[r.Model] = append(want[r.Model], r.Tokens)
+	}
+	if len(want["gpt-4o"]) < 50 || len(want["gpt-4"]) < 50 {
+		t.Fatalf("fixture too small: %d/%d", len(want["gpt-4o"]), len(want["gpt-4"]))
+	}
+	for model, in := range lines {
+		out, _, err := run(t, []string{"--jsonl", "--model", model}, strings.Join(in, "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Split(strings.TrimSpace(out), "\n")
+		if len(got) != len(in) {
+			t.Fatalf("%s: %d results for %d lines", model, len(got), len(in))
+		}
+		for i, g := range got {
+			var r struct {
+				ID     string `json:"id"`
+				Tokens int    `json:"tokens"`
+			}
+			if err := json.Unmarshal([]byte(g), &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Tokens != want[model][i] {
+				t.Errorf("%s: %d tokens, cookbook reference %d", r.ID, r.Tokens, want[model][i])
+			}
+		}
+	}
+}
