@@ -54,21 +54,23 @@ func AppendEncoded(buf []byte, e *Event) []byte {
 
 var errTruncated = errors.New("truncated")
 
+// decoder reads from one string copy of the record, so every decoded
+// string field is a substring of it: one allocation for all text.
 type decoder struct {
-	b   []byte
+	s   string
 	err error
 }
 
-func (d *decoder) take(n int) []byte {
+func (d *decoder) take(n int) string {
 	if d.err != nil {
-		return nil
+		return ""
 	}
-	if n < 0 || n > len(d.b) {
+	if n < 0 || n > len(d.s) {
 		d.err = errTruncated
-		return nil
+		return ""
 	}
-	p := d.b[:n]
-	d.b = d.b[n:]
+	p := d.s[:n]
+	d.s = d.s[n:]
 	return p
 }
 
@@ -76,23 +78,36 @@ func (d *decoder) uvarint() int {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 || v > uint64(len(d.b)) { // a length can never exceed what is left
-		d.err = errTruncated
-		return 0
+	var v uint64
+	var shift uint
+	for i := 0; i < len(d.s) && i < binary.MaxVarintLen64; i++ {
+		c := d.s[i]
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			if v > uint64(len(d.s)-i-1) { // a length never exceeds what is left
+				break
+			}
+			d.s = d.s[i+1:]
+			return int(v)
+		}
+		shift += 7
 	}
-	d.b = d.b[n:]
-	return int(v)
+	d.err = errTruncated
+	return 0
 }
 
-func (d *decoder) str() string { return string(d.take(d.uvarint())) }
+func (d *decoder) str() string { return d.take(d.uvarint()) }
 
 func (d *decoder) i64() int64 {
 	p := d.take(8)
-	if p == nil {
+	if len(p) != 8 {
 		return 0
 	}
-	return int64(binary.BigEndian.Uint64(p))
+	var v uint64
+	for i := 0; i < 8; i++ {
+		v = v<<8 | uint64(p[i])
+	}
+	return int64(v)
 }
 
 func (d *decoder) ms() time.Time { return FromUnixMs(d.i64()) }
@@ -119,7 +134,7 @@ func DecodeEvent(p []byte, e *Event) error {
 	if len(p) == 0 || p[0] != codecVersion {
 		return fmt.Errorf("audit: unknown event encoding")
 	}
-	d := &decoder{b: p[1:]}
+	d := &decoder{s: string(p[1:])}
 	*e = Event{}
 	e.ID, e.WriterID = d.uuid(), d.uuid()
 	e.Seq = uint64(d.i64())
@@ -151,8 +166,8 @@ func DecodeEvent(p []byte, e *Event) error {
 	if d.err != nil {
 		return fmt.Errorf("audit: decode event: %w", d.err)
 	}
-	if len(d.b) != 0 {
-		return fmt.Errorf("audit: decode event: %d trailing bytes", len(d.b))
+	if len(d.s) != 0 {
+		return fmt.Errorf("audit: decode event: %d trailing bytes", len(d.s))
 	}
 	return nil
 }
