@@ -72,6 +72,18 @@ type Interaction struct {
 	CostMicroUSD        int64
 	ResponseBytes       int64
 
+	// Streamed responses (docs/streaming.md). For a guarded stream,
+	// Response holds what the client received (redacted, cut at a stop)
+	// once the interaction ends, and stream OutputFindings point into it.
+	TTFT               time.Duration // request start → first output text sent to the client
+	TimePerOutputToken time.Duration // first → last output text, per output token after the first
+	MaxHeldChars       int           // most output characters held back at once
+	StreamEvents       int           // SSE events with data seen
+	UnknownEvents      int           // events Ward did not recognise, passed through untouched
+	ChunkDecisions     int           // response_chunk policy evaluations
+	ChunkPolicyTime    time.Duration // their total time
+	StreamTerminated   bool          // Ward ended the stream with an error event
+
 	FirstByte time.Time // response headers seen
 	End       time.Time
 	// WardTime is Ward's own processing time across all messages.

@@ -137,7 +137,7 @@ type wardProcessor struct {
 	reqEncoding  string
 	respEncoding string
 	pending      []byte // request or response body chunks not yet at end_of_stream
-	sse          *sseTap
+	guard        *streamGuard
 	finished     bool
 	span         trace.Span
 	spanCtx      context.Context
@@ -541,6 +541,15 @@ func (w *wardProcessor) ResponseHeaders(ctx context.Context, hm *extprocv3.HttpH
 	w.respEncoding = normEncoding(h.get("content-encoding"))
 	m := &mutation{}
 	m.setHeader(config.HeaderEventID, ix.EventID)
+	if ix.RequestDecision != nil {
+		// Tell the caller what happened to their request (redact or allow);
+		// denials carry the header on the local reply.
+		decision := "allow"
+		if len(ix.Redactions) > 0 {
+			decision = "redact"
+		}
+		m.setHeader(config.HeaderDecision, decision)
+	}
 	var mode *filterv3.ProcessingMode
 	inspect := config.Enabled(ix.Profile.InspectResponse, true) && !ix.Unparsed
 	if inspect && strings.HasPrefix(ix.ResponseContentType, "text/event-stream") {
@@ -554,7 +563,7 @@ func (w *wardProcessor) ResponseHeaders(ctx context.Context, hm *extprocv3.HttpH
 		if w.respEncoding != "" {
 			w.p.Metrics.BadInput("sse_encoded")
 		} else {
-			w.sse = newSSETap(ix.Endpoint)
+			w.guard = w.newStreamGuard()
 		}
 	}
 	resp := responseHeadersResponse(&extprocv3.CommonResponse{HeaderMutation: m.proto()}, mode)
@@ -572,18 +581,11 @@ func (w *wardProcessor) ResponseBody(ctx context.Context, b *extprocv3.HttpBody)
 	ix := w.ix
 	ix.ResponseBytes += int64(len(b.GetBody()))
 	if ix.Streamed {
-		if w.sse != nil {
-			if err := w.sse.feed(b.GetBody()); err != nil {
-				w.p.Metrics.BadInput("sse_malformed")
-				ix.Err = err
-				w.sse = nil // keep streaming the bytes; stop interpreting them
-			}
+		if w.guard != nil {
+			// Scanned, redacted and stopped in flight (stream.go).
+			return w.guard.body(ctx, b), nil
 		}
 		if b.GetEndOfStream() {
-			if w.sse != nil {
-				ix.Response = w.sse.response()
-				w.p.Metrics.unknownEvents.WithLabelValues(string(ix.Endpoint)).Add(float64(w.sse.unknown()))
-			}
 			w.finish(ctx)
 		}
 		return responseBodyResponse(&extprocv3.CommonResponse{}), nil
@@ -750,10 +752,10 @@ func (w *wardProcessor) Close(ctx context.Context, streamErr error) {
 		w.finished = true
 		return
 	}
-	if !w.finished && w.ix.Streamed && w.sse != nil {
+	if !w.finished && w.ix.Streamed && w.guard != nil {
 		// The stream ended early (client cancel, upstream reset): keep what
-		// was seen.
-		w.ix.Response = w.sse.response()
+		// was delivered.
+		w.guard.abort()
 		if w.ix.Outcome == "" {
 			w.ix.Outcome = "incomplete"
 		}

@@ -1,0 +1,86 @@
+package stages
+
+import (
+	"context"
+
+	"github.com/wardhq/ward/extproc"
+	"github.com/wardhq/ward/policy"
+	"github.com/wardhq/ward/policy/phi"
+)
+
+// NewStreamScanner implements extproc.StreamScannerFactory with the PHI
+// engine's streaming scanner (policy/phi Stream): an identifier split
+// across deltas is found before any byte of it is released.
+func (d *phiDetector) NewStreamScanner(holdBackChars int) extproc.StreamScanner {
+	return &phiStream{z: d.scanner.NewStream(holdBackChars)}
+}
+
+// phiStream adapts phi.Stream: its findings are offsets into everything
+// written since the last Flush; the pipeline wants them relative to the
+// text each call returns.
+type phiStream struct {
+	z    *phi.Stream
+	base int // bytes released since the last Flush
+	out  []extproc.Finding
+}
+
+func (p *phiStream) Write(text string) (string, []extproc.Finding) {
+	safe, fs := p.z.Write(text)
+	out := p.convert(fs)
+	p.base += len(safe)
+	return safe, out
+}
+
+func (p *phiStream) Flush() (string, []extproc.Finding) {
+	safe, fs := p.z.Flush()
+	out := p.convert(fs)
+	p.base = 0
+	return safe, out
+}
+
+func (p *phiStream) convert(fs []phi.Finding) []extproc.Finding {
+	p.out = p.out[:0]
+	for _, f := range fs {
+		p.out = append(p.out, extproc.Finding{
+			Type: f.Type.String(), Part: -1, Choice: -1,
+			Start: f.Start - p.base, End: f.End - p.base, Score: f.Score,
+		})
+	}
+	return p.out
+}
+
+// DecideChunk implements extproc.ChunkDecider: the response_chunk input
+// carries the text streamed so far (output.text) and the newly released
+// text (output.delta).
+func (d *policyDecider) DecideChunk(ctx context.Context, ix *extproc.Interaction, delta string) (extproc.Decision, error) {
+	in := d.input(extproc.PhaseResponseChunk, ix)
+	if in.Output != nil {
+		in.Output.Delta = delta
+	}
+	pd, err := d.engine.Decide(ctx, ix.Profile.PolicyEntrypoint, in)
+	if err != nil {
+		return extproc.Decision{Revision: pd.Revision}, err
+	}
+	return toDecision(pd), nil
+}
+
+// toDecision converts the engine's decision document into Ward's terms
+// (the same mapping as policyDecider.Decide).
+func toDecision(pd policy.Decision) extproc.Decision {
+	dec := extproc.Decision{
+		Allow:         pd.Allow,
+		Status:        pd.Status,
+		ReasonCode:    pd.Reason.Code,
+		ReasonMessage: pd.Reason.Message,
+		RouteModel:    pd.Route.Model,
+		RouteProvider: pd.Route.Provider,
+		Headers:       pd.Headers,
+		AuditContent:  pd.Audit,
+		Tags:          pd.Tags,
+		Revision:      pd.Revision,
+	}
+	for _, r := range pd.Redact {
+		dec.Redact = append(dec.Redact, extproc.RedactRule{Type: r.Type, Mode: r.Mode})
+	}
+	return dec
+}
