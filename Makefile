@@ -5,7 +5,7 @@ PKGS    ?= ./...
 DATA    ?= ../shared/datasets
 BIN     ?= bin/ward
 
-.PHONY: build run test test-race bench lint fmt demo fuzz eval-phi eval-injection tokens-reference clean
+.PHONY: build run test test-race bench lint fmt demo fuzz eval-phi eval-injection tokens-reference tokens-bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/ward
@@ -51,6 +51,14 @@ eval-phi:
 
 eval-injection:
 	$(GO) run ./test/eval/injection -data $(DATA)/injection
+
+## tokens-reference: regenerate the npm tiktoken reference counts (needs node and npm)
+tokens-reference:
+	$(MAKE) -C test/tokens reference
+
+## tokens-bench: tiktoken-go, npm tiktoken and Ward's counter in one run
+tokens-bench:
+	$(MAKE) -C test/tokens bench
 
 clean:
 	rm -rf bin
