@@ -18,6 +18,6 @@ SELECT
     completion
 FROM ward.audit_events_by_user FINAL
 WHERE end_user = 'patient-0042'
-  AND ts >= toDateTime('2026-11-17 13:30:00')
-  AND ts < toDateTime('2026-11-17 14:30:00')
+  AND ts >= toDateTime('2026-11-17 13:30:00', 'UTC')
+  AND ts < toDateTime('2026-11-17 14:30:00', 'UTC')
 ORDER BY start_ms

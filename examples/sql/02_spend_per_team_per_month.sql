@@ -10,7 +10,7 @@ SELECT
     sum(cost_micro_usd) AS spend_micro_usd,
     round(spend_micro_usd / 1000000, 2) AS spend_usd
 FROM ward.audit_events FINAL
-WHERE ts >= toDateTime('2026-10-01 00:00:00')
-  AND ts < toDateTime('2026-12-01 00:00:00')
+WHERE ts >= toDateTime('2026-10-01 00:00:00', 'UTC')
+  AND ts < toDateTime('2026-12-01 00:00:00', 'UTC')
 GROUP BY team, month
 ORDER BY month, spend_micro_usd DESC, team

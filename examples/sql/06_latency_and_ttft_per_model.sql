@@ -8,7 +8,7 @@ SELECT
     quantileExactIf(0.5)(ttft_ms, first_byte_ms > 0) AS ttft_p50_ms,
     quantileExactIf(0.95)(ttft_ms, first_byte_ms > 0) AS ttft_p95_ms
 FROM ward.audit_events FINAL
-WHERE ts >= toDateTime('2026-11-01 00:00:00')
-  AND ts < toDateTime('2026-12-01 00:00:00')
+WHERE ts >= toDateTime('2026-11-01 00:00:00', 'UTC')
+  AND ts < toDateTime('2026-12-01 00:00:00', 'UTC')
 GROUP BY model_served
 ORDER BY model_served

@@ -26,7 +26,7 @@ var columns = []column{
 	{"event_id", "UUID", "UUID", false},
 	{"writer_id", "UUID", "UUID", false},
 	{"seq", "UInt64", "UInt64 CODEC(Delta, ZSTD(1))", false},
-	{"ts", "DateTime", "DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1))", false}, // request start
+	{"ts", "DateTime('UTC')", "DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1))", false}, // request start
 	{"start_ms", "Int64", "Int64 CODEC(Delta, ZSTD(1))", false},
 	{"first_byte_ms", "Int64", "Int64 CODEC(Delta, ZSTD(1))", false},
 	{"end_ms", "Int64", "Int64 CODEC(Delta, ZSTD(1))", false},

@@ -161,7 +161,7 @@ func TestModernDDLUsesModernTypes(t *testing.T) {
 		}
 	}
 	legacy := FlavorFor(18, 30).DDL("ward")[2]
-	for _, bad := range []string{"DateTime64", "LowCardinality", "CODEC", "TTL"} {
+	for _, bad := range []string{"DateTime64", "LowCardinality", "CODEC", "TTL "} {
 		if strings.Contains(legacy, bad) {
 			t.Errorf("legacy DDL uses %s", bad)
 		}
