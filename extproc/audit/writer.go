@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -40,7 +38,7 @@ var (
 
 // Config configures a Writer. Zero values take the defaults below.
 type Config struct {
-	SpoolDir      string        // required; holds segments, ack and writer id
+	SpoolDir      string        // required; holds segments and the ack position
 	Sink          Sink          // required; closed by Shutdown
 	QueueSize     int           // events buffered in memory (default 8192)
 	MaxBatch      int           // events per spool append (one fsync) (default 1024)
@@ -208,10 +206,7 @@ func New(cfg Config) (*Writer, error) {
 		shipDone:  make(chan struct{}),
 		closed:    make(chan struct{}),
 	}
-	if err := w.recoverChain(last); err != nil {
-		sp.Close()
-		return nil, err
-	}
+	w.recoverChain(last)
 	w.head.Store(&Head{WriterID: w.chain.WriterID, FirstSeq: 1, LastSeq: w.chain.Seq, Hash: w.chain.Last})
 	w.shipCtx, w.cancelShip = context.WithCancel(context.Background())
 	go w.runBatcher()
@@ -219,24 +214,19 @@ func New(cfg Config) (*Writer, error) {
 	return w, nil
 }
 
-// recoverChain continues the chain from the last spooled event, or starts a
-// new chain (new writer id) when the spool is empty.
-func (w *Writer) recoverChain(last []byte) error {
-	idPath := filepath.Join(w.cfg.SpoolDir, "writer-id")
+// recoverChain continues the chain from the last spooled event (the active
+// segment is never deleted, so it survives restarts), or starts a new chain
+// with a new writer id when the spool is empty.
+func (w *Writer) recoverChain(last []byte) {
 	if last != nil {
 		var e Event
 		if err := DecodeEvent(last, &e); err == nil && e.WriterID != uuid.Nil {
 			w.chain = Chain{WriterID: e.WriterID, Seq: e.Seq, Last: e.Hash}
-			return nil
+			return
 		}
 		w.log.Error("audit: last spool record unreadable, starting a new chain")
 	}
-	id := uuid.Must(uuid.NewV7())
-	if err := os.WriteFile(idPath, []byte(id.String()+"\n"), 0o600); err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	w.chain = Chain{WriterID: id}
-	return nil
+	w.chain = Chain{WriterID: uuid.Must(uuid.NewV7())}
 }
 
 // WriterID identifies this writer's hash chain.
