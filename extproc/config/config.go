@@ -42,6 +42,7 @@ type Config struct {
 	Tokens    Tokens               `yaml:"tokens"`
 	Audit     Audit                `yaml:"audit"`
 	Telemetry Telemetry            `yaml:"telemetry"`
+	Limits    Limits               `yaml:"limits"`
 
 	// Precomputed by Load; not part of the YAML.
 	keyByHash map[[32]byte]*Key
@@ -517,6 +518,7 @@ func (c *Config) Validate() error {
 	if c.Telemetry.SampleRatio < 0 || c.Telemetry.SampleRatio > 1 {
 		errs.add("telemetry.sample_ratio", "must be within [0,1]")
 	}
+	c.Limits.validate(&errs)
 	return errors.Join(errs...)
 }
 

@@ -115,3 +115,22 @@ budgets:
 		}
 	}
 }
+
+// TestLimitsThroughParse: the section is part of the config document,
+// defaults included, and its errors join the others.
+func TestLimitsThroughParse(t *testing.T) {
+	base := "server: {grpc_addr: \"127.0.0.1:0\"}\nprofiles: {clinical: {}}\ndefault_profile: clinical\n"
+	c, err := Parse([]byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits.Store != "memory" || c.Limits.Budgets.Period != "month" {
+		t.Fatalf("limits defaults not applied: %+v", c.Limits)
+	}
+	_, err = Parse([]byte(base + "log: {level: loud}\nlimits: {store: memcached, budgets: {period: fortnight}}\n"))
+	for _, w := range []string{"log.level", "limits.store", "limits.budgets.period"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("missing %q in %v", w, err)
+		}
+	}
+}
