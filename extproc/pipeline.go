@@ -73,6 +73,14 @@ type Settler interface {
 	Settle(ix *Interaction)
 }
 
+// Limiter is optionally implemented by a Detector that enforces rate
+// limits. The pipeline consults it after the request detectors (token
+// estimates are known) and before policy. ok false ends the exchange with
+// the returned denial; its Headers (e.g. Retry-After) reach the client.
+type Limiter interface {
+	Check(ctx context.Context, ix *Interaction) (dec Decision, ok bool)
+}
+
 // RequestMutator edits an allowed request body after policy (e.g. adding
 // stream_options.include_usage). It returns the body unchanged when it has
 // nothing to do.
@@ -247,9 +255,6 @@ func (w *wardProcessor) setProfile(name string) {
 // and asserts identity to Envoy and upstream.
 func (w *wardProcessor) identityHeaders(m *mutation) error {
 	ix := w.ix
-	m.removeHeader("authorization")
-	m.removeHeader("x-api-key")
-	m.removeHeader("api-key")
 	if ix.Authenticated {
 		m.setHeader(config.HeaderTeam, ix.Caller.Team)
 		m.setHeader(config.HeaderKeyID, ix.Caller.KeyID)
@@ -266,14 +271,27 @@ func (w *wardProcessor) identityHeaders(m *mutation) error {
 	}
 	m.setHeader(config.HeaderProvider, ix.ProviderName)
 	if !ix.Authenticated {
+		removeCredentials(m, "")
 		return nil
 	}
 	key, err := w.p.Keys.Get(ix.ProviderName)
 	if err != nil {
 		return err
 	}
+	removeCredentials(m, key.AuthHeader)
 	m.setHeader(key.AuthHeader, key.HeaderValue())
 	return nil
+}
+
+// removeCredentials drops every credential header but keep, which the
+// caller then overwrites with the provider key: the caller's Ward key never
+// goes upstream, whatever order Envoy applies removals and sets in.
+func removeCredentials(m *mutation, keep string) {
+	for _, h := range [...]string{"authorization", "x-api-key", "api-key"} {
+		if h != keep {
+			m.removeHeader(h)
+		}
+	}
 }
 
 func (w *wardProcessor) metadata() *structpb.Struct {
@@ -367,6 +385,15 @@ func (w *wardProcessor) requestPhase(ctx context.Context, body []byte, m *mutati
 		}
 	}
 	span.End()
+	for _, d := range w.p.Detectors {
+		if l, ok := d.(Limiter); ok {
+			if dec, ok := l.Check(ctx, ix); !ok {
+				ix.RequestDecision = &dec
+				return w.denyWith(ctx, orZero(dec.Status, http.StatusTooManyRequests), orDefault(dec.ReasonCode, "rate_limit_exceeded"),
+					orDefault(dec.ReasonMessage, "rate limit exceeded"), dec.Headers)
+			}
+		}
+	}
 	dec, resp := w.decide(ctx, PhaseRequest)
 	if resp != nil {
 		return resp
@@ -485,9 +512,7 @@ func (w *wardProcessor) reroute(provider string, m *mutation) error {
 	if err != nil {
 		return err
 	}
-	m.removeHeader("authorization")
-	m.removeHeader("x-api-key")
-	m.removeHeader("api-key")
+	removeCredentials(m, key.AuthHeader)
 	m.setHeader(key.AuthHeader, key.HeaderValue())
 	m.setHeader(config.HeaderProvider, provider)
 	ix.ProviderName = provider
@@ -685,6 +710,12 @@ func (w *wardProcessor) responsePhase(ctx context.Context, body []byte) *extproc
 // deny ends the exchange with a local reply shaped like the provider's own
 // errors, so SDKs surface it as a normal API error.
 func (w *wardProcessor) deny(ctx context.Context, status int, code, message string) *extprocv3.ProcessingResponse {
+	return w.denyWith(ctx, status, code, message, nil)
+}
+
+// denyWith is deny with extra response headers (Retry-After); they may
+// not override Ward's own headers or pseudo-headers.
+func (w *wardProcessor) denyWith(ctx context.Context, status int, code, message string, extra map[string]string) *extprocv3.ProcessingResponse {
 	ix := w.ix
 	ix.Outcome, ix.ReasonCode, ix.ResponseStatus = "deny", code, status
 	dialect := ix.Dialect
@@ -693,10 +724,17 @@ func (w *wardProcessor) deny(ctx context.Context, status int, code, message stri
 	}
 	body := llm.ErrorBody(dialect, status, code, message)
 	w.finish(ctx)
-	return immediate(status, body, map[string]string{
+	hdrs := map[string]string{
 		config.HeaderDecision: "deny",
 		config.HeaderEventID:  ix.EventID,
-	}, "ward_"+code)
+	}
+	for k, v := range extra {
+		k = strings.ToLower(k)
+		if !strings.HasPrefix(k, ":") && !strings.HasPrefix(k, config.HeaderPrefix) && k != "content-type" {
+			hdrs[k] = v
+		}
+	}
+	return immediate(status, body, hdrs, "ward_"+code)
 }
 
 // finish completes the interaction and hands it to the recorder, once.
@@ -791,6 +829,13 @@ func ruleFor(rules []RedactRule, typ string) *RedactRule {
 
 func orDefault(v, def string) string {
 	if v == "" {
+		return def
+	}
+	return v
+}
+
+func orZero(v, def int) int {
+	if v == 0 {
 		return def
 	}
 	return v
