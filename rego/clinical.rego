@@ -97,7 +97,7 @@ tags contains "baa" if baa
 
 tags contains "model_rerouted" if models.rerouted
 
-tag_list := [t | some t in tags]
+tag_list := sort(tags)
 
 decision := lib.deny_decision(lib.first(denials), audit, tag_list) if count(denials) > 0
 
