@@ -144,7 +144,7 @@ func verifyTable(t testing.TB, s *Store) *audit.Verifier {
 
 // loadEvent is a small realistic event for load tests.
 func loadEvent(i int) *audit.Event {
-	start := time.Now()
+	start := time.Now().Add(-600 * time.Millisecond) // the interaction just ended
 	return &audit.Event{
 		ID: uuid.Must(uuid.NewV7()), Start: start, FirstByte: start.Add(120 * time.Millisecond), End: start.Add(600 * time.Millisecond),
 		RequestID: fmt.Sprintf("req-%d", i), TraceID: "0af7651916cd43dd8448eb211c80319c", SpanID: "b7ad6b7169203331",
