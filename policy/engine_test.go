@@ -333,11 +333,22 @@ func TestDirReloadKeepsLastGood(t *testing.T) {
 		}
 	}
 	write(allowPolicy("v1"))
-	// Test files in the directory are not part of the serving policy.
-	if err := os.WriteFile(filepath.Join(dir, "p_test.rego"), []byte("package p_test\n\ntest_x if true\n"), 0o644); err != nil {
-		t.Fatal(err)
+	// Test files in the directory are not part of the serving policy;
+	// other files are ignored.
+	for name, body := range map[string]string{
+		"p_test.rego": "package p_test\n\ntest_x if true\n",
+		"README.md":   "# policies\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e := newEngine(t, Dir(dir), Options{})
+	for name := range e.cur.Load().compiler.Modules {
+		if strings.HasSuffix(name, "_test.rego") {
+			t.Errorf("test module %s loaded into the serving policy", name)
+		}
+	}
 	rev1 := e.Revision()
 	ctx := context.Background()
 
@@ -590,5 +601,19 @@ func TestStartPending(t *testing.T) {
 	}
 	if d, err := e.Decide(context.Background(), "", &Input{}); err != nil || !d.Allow || !e.Status().Ready {
 		t.Fatalf("after load %+v %v", d, err)
+	}
+}
+
+func TestEmbeddedExcludesTests(t *testing.T) {
+	e := newEngine(t, Embedded(), Options{})
+	n := 0
+	for name := range e.cur.Load().compiler.Modules {
+		n++
+		if strings.HasSuffix(name, "_test.rego") {
+			t.Errorf("test module %s loaded into the serving policy", name)
+		}
+	}
+	if n != 7 {
+		t.Errorf("%d modules loaded, want the 7 library modules", n)
 	}
 }
