@@ -63,6 +63,11 @@ func (st *state) run() {
 				}
 			case '@':
 				st.email(i)
+			default:
+				// A word starting with a non-ASCII capital: "Árpád", "ΠΑΦΟΣ".
+				if c >= 0xC0 && (i == 0 || (!isAlnum(s[i-1]) && s[i-1] < 0x80)) && upperAt(s, i) {
+					next = max(next, st.capitalised(i))
+				}
 			}
 			i = next
 			continue

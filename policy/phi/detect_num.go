@@ -31,7 +31,11 @@ func (st *state) number(i, j int) int {
 		return e
 	}
 	st.age(i, j)
+	k := len(st.cands)
 	st.address(i, j)
+	if len(st.cands) == k {
+		st.streetNum(i, j)
+	}
 	st.runs(i)
 	return j
 }

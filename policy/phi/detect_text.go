@@ -58,7 +58,7 @@ func (st *state) word(i, j int) int {
 			st.ctx.push(j, c)
 		}
 	}
-	if flags&wfCue == 0 && (flags&wfFirst == 0 || !isUpper(s[i])) && (j+1 >= n || s[j] != '.') {
+	if flags&wfCue == 0 && !isUpper(s[i]) && (j+1 >= n || s[j] != '.') {
 		return j
 	}
 	if j+2 < n && s[j] == ':' && s[j+1] == '/' && s[j+2] == '/' {
@@ -301,31 +301,10 @@ func (st *state) names(i, j int, lw []byte) int {
 	if !isUpper(s[i]) {
 		return j
 	}
-	if !firstNames[string(lw)] {
-		// "Xxxx Smith": a capitalised word followed by a frequent surname.
-		if j+2 < n && s[j] == ' ' && !notName[string(lw)] && j-i > 1 {
-			if e := nameWordEnd(s, j+1); e > 0 && endOK(s, e) && inSet(surnames, s, j+1, e) && i > 0 && !sentenceStart(s, i) {
-				st.add(NAME, i, e, 0.7)
-				return e
-			}
-		}
-		return j
+	if e := st.capitalised(i); e > 0 {
+		return e
 	}
-	e, words, last := nameSeq(s, i, 3)
-	if e < 0 {
-		return j
-	}
-	switch {
-	case words >= 2:
-		sc := 0.75
-		if inSet(surnames, s, last, e) {
-			sc = 0.85
-		}
-		st.add(NAME, i, e, sc)
-	default:
-		st.add(NAME, i, e, 0.4)
-	}
-	return e
+	return j
 }
 
 // sentenceStart reports whether the word at i begins a sentence (where
@@ -456,6 +435,7 @@ func (st *state) address(i, j int) {
 		}
 	}
 	st.add(ADDRESS, i, end, 0.8)
+	st.placeLines(end)
 }
 
 // ---- mixed letter/digit tokens ----

@@ -1,0 +1,607 @@
+package phi
+
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
+// Cue-free names, places and international street addresses, read from
+// capitalisation and a few word lists. These rules trade some precision for
+// recall (see docs/phi-evaluation.md); every score here is below the
+// cue-based detectors', so a cue or a validated number wins an overlap.
+
+// orgWords end or mark an organisation, a title or a product: a
+// capitalised sequence containing one is not a person's name.
+var orgWords = wordSet(`inc llc ltd corp corporation co company group insurance bank capital partners markets
+investments holdings associates solutions systems services technologies technology labs software consulting
+international global foundation institute university college school academy hospital clinic center centre
+club orchestra band weekly times news journal magazine press act law court church museum library society
+association council committee agency office department ministry bureau board trust fund records studios
+pharmacy pharmaceuticals health healthcare medical care network networks data explorer public private national
+royal princess prince queen king lord saint st mount mt lake river park beach island islands valley county
+street avenue road boulevard lane drive court place way square country state states republic kingdom united
+north south east west new old upper lower great little central airport station hotel restaurant cafe bar
+project program programme service team division unit ward floor room building tower plaza mall`)
+
+// commonCap are frequent English words that are also given names or
+// surnames ("Will", "Mark", "Brown"), medical eponyms, nationality
+// adjectives and words that start sentences. Alone they are not a name.
+var commonCap = wordSet(`will may mark bill rose grace hope joy faith long young white brown green black gray grey
+king hill wood woods stone ford price bell day love page park lane case best good small short strong house
+church branch wall rich golden snow moon person wise cross sharp little banks fields rivers holmes hunt
+cook baker miller turner mason hunter carter porter parker walker fisher gardner sawyer taylor page frank
+chase rush bush moss marsh field hall west north south east summer winter spring autumn april june august
+parkinson alzheimer crohn hodgkin addison cushing graves wilson down turner bell raynaud kawasaki huntington
+american english british french german polish norwegian swedish danish finnish dutch italian spanish greek
+hungarian czech russian chinese japanese indian african european asian canadian mexican brazilian irish
+what when where who why how which there here maybe have has do does did can could would should shall might
+must also after before during since while because although however now today yesterday tomorrow unlike
+celebrating title answer question yes okay ok sure sorry thank thanks hey welcome great nice good bad just
+only even still every each all any some many most more less few other another such same first last next
+new old big high low early late more very much well back over under about into onto upon within without
+god lord jesus christ allah buddha internet web online email phone address billing shipping personal info
+network computer systems administrator manager director engineer officer specialist analyst assistant
+monday tuesday wednesday thursday friday saturday sunday bot user customer agent`)
+
+// vocab are capitalised words of clinical and everyday English that are not
+// names: a capitalised sequence containing one ("Internal Medicine",
+// "Chief Complaint", "Heart Failure") is a heading or a term.
+var vocab = wordSet(`medicine internal family general surgery surgical cardiology oncology neurology radiology
+pediatrics paediatrics psychiatry dermatology urology nephrology pulmonology gastroenterology endocrinology
+orthopedics obstetrics gynecology anesthesia anesthesiology pathology hematology rheumatology infectious
+disease diseases emergency intensive critical primary physical occupational speech respiratory therapy
+nursing urgent outpatient inpatient services service history exam examination review systems system past
+social plan assessment impression diagnosis diagnoses discharge admission instructions education medication
+medications allergies allergy vital vitals signs labs lab laboratory results imaging procedure procedures
+operative note notes progress consult consultation chief complaint present illness problem problems list
+heart failure blood pressure rate pulse oxygen saturation diabetes mellitus type hypertension cancer
+chronic acute kidney renal liver lung lungs brain cardiac coronary artery pulmonary embolism stroke
+infection sepsis pneumonia asthma copd injury fracture pain care unit units team hospital clinic center
+health healthcare medical patient patients doctor doctors nurse nurses provider providers physician
+physicians insurance medicare medicaid plan plans policy policies form forms consent order orders
+report reports summary record records chart charts test tests testing screening protocol guideline
+guidelines treatment treatments management follow followup visit visits appointment appointments
+reason reasons status date time name names number numbers address phone email contact information
+department dept division section floor room bed level grade stage class category group groups
+normal abnormal positive negative left right bilateral upper lower anterior posterior total free
+daily weekly monthly annual yearly morning evening night day week month year hours minutes
+english spanish french german language languages version draft final copy page pages table figure
+subject re fw fwd attachment attachments please note important urgent confidential private
+home work school office business company account accounts bank billing payment payments price
+street city state zip code country county region area district province town village
+love life world peace war music song songs album film movie book novel story series show episode
+dark light red blue green yellow orange purple pink white black brown gray grey gold silver
+happy birthday christmas easter thanksgiving holiday holidays season summer winter spring fall autumn
+mr mrs ms dr prof sir madam miss lady gentleman professor captain general president senator judge`)
+
+// placeVerbs precede "to/from/in/at <Place>" in statements about where
+// someone lives, was born or travels.
+var placeVerbs = wordSet(`flew fly flying moved move moving here up based lives live living lived located
+originally travelling traveling travel travelled traveled arrived arrive born am is trip visit visiting
+relocated came come return returned went going go raised resides reside resident residing stay staying stayed`)
+
+// streetPrefix are street-type words written before the name ("Rua do
+// Arenque", "ul. Słowicza", "Via Franscini").
+var streetPrefix = wordSet(`rua via viale rue avenida avda av calle carrer camino strada piazza plac ul ulica
+aleja al travessa largo praça praca estrada rambla paseo chemin allee boulevard bd`)
+
+// streetEndings are street-type endings written into the name in Nordic,
+// German, Dutch, Hungarian and other languages ("Kiannonkatu",
+// "Søndergade", "Magasinsgatan", "Hauptstraße").
+var streetEndings = []string{"katu", "kuja", "tie", "polku", "gade", "vej", "stræde", "gata", "gatan", "vägen",
+	"väg", "veien", "vegen", "gate", "straße", "strasse", "str", "weg", "gasse", "platz", "straat", "laan",
+	"plein", "gracht", "utca", "út", "útja", "tér", "ulice", "náměstí", "tee", "iela", "gatve", "cesta", "ulica"}
+
+func hasStreetEnding(lw []byte) bool {
+	for _, e := range streetEndings {
+		if len(lw) >= len(e) && string(lw[len(lw)-len(e):]) == e {
+			return true
+		}
+	}
+	return false
+}
+
+// upperAt reports whether the character at p is an upper-case letter.
+func upperAt(s string, p int) bool {
+	if p >= len(s) {
+		return false
+	}
+	if s[p] < utf8.RuneSelf {
+		return isUpper(s[p])
+	}
+	r, _ := utf8.DecodeRuneInString(s[p:])
+	return unicode.IsUpper(r)
+}
+
+// letterWordEnd returns the end of a word of letters (any case, any
+// script, with inner apostrophes and hyphens) at p, or p.
+func letterWordEnd(s string, p int) int {
+	q := p
+	for q < len(s) {
+		c := s[q]
+		switch {
+		case isLetter(c):
+			q++
+		case c >= utf8.RuneSelf:
+			r, sz := utf8.DecodeRuneInString(s[q:])
+			if !unicode.IsLetter(r) && !unicode.Is(unicode.Mn, r) {
+				return q
+			}
+			q += sz
+		case (c == '\'' || c == '-') && q > p && q+1 < len(s) && isLetter(s[q+1]):
+			q++
+		default:
+			return q
+		}
+	}
+	return q
+}
+
+// allCapsWord reports whether s[p:q] has no lower-case letter.
+func allCapsWord(s string, p, q int) bool {
+	for k := p; k < q; {
+		c := s[k]
+		if c < utf8.RuneSelf {
+			if isLower(c) {
+				return false
+			}
+			k++
+			continue
+		}
+		r, sz := utf8.DecodeRuneInString(s[k:])
+		if unicode.IsLower(r) {
+			return false
+		}
+		k += sz
+	}
+	return true
+}
+
+// prevWord returns the word ending right before p (skipping spaces) and
+// its start, lower-cased into b.
+func prevWord(s string, p int, b []byte) ([]byte, int) {
+	q := p
+	for q > 0 && s[q-1] == ' ' && p-q < 3 {
+		q--
+	}
+	k := q
+	for k > 0 && isLetter(s[k-1]) && q-k < len(b) {
+		k--
+	}
+	if k == q || (k > 0 && (isAlnum(s[k-1]) || s[k-1] >= utf8.RuneSelf)) {
+		return nil, q
+	}
+	lw, _ := lowerWord(b, s[k:q])
+	return lw, k
+}
+
+// capitalised handles a capitalised word at i that no cue claimed: a place
+// after a residence or travel cue, a street name followed by its number, or
+// a person's name. It returns the end of what it consumed, or -1.
+func (st *state) capitalised(i int) int {
+	s := st.v.s
+	n := len(s)
+	e0 := nameWordEnd(s, i)
+	if e0 < 0 {
+		return -1
+	}
+	var lb, pb [16]byte
+	if e := st.place(i); e > 0 {
+		return e
+	}
+	// Read up to four words: capitalised name words and middle initials.
+	p, end, words, initials := i, -1, 0, 0
+	listed, nonASCII, org, street := false, false, false, false
+	for words+initials < 4 {
+		q := nameWordEnd(s, p)
+		if q < 0 {
+			if words > 0 && p < n && isLower(s[p]) {
+				// A lower-case word inside: "Rua do Arenque 1634".
+				q = letterWordEnd(s, p)
+				if q-p > 3 || q+1 >= n || s[q] != ' ' {
+					break
+				}
+				p = q + 1
+				continue
+			}
+			break
+		}
+		if q-p == 1 || (q-p == 2 && s[p+1] == '.') {
+			// A middle initial: "Faina D. Yefremova", "Kate M Begum".
+			if words == 0 {
+				break
+			}
+			if q < n && s[q] == '.' {
+				q++
+			}
+			initials++
+		} else {
+			lw, ok := lowerWord(lb[:], s[p:q])
+			if ok && (notName[string(lw)] || orgWords[string(lw)] || vocab[string(lw)]) {
+				org = org || orgWords[string(lw)]
+				if ok && words == 0 && streetPrefix[string(lw)] {
+					street = true
+				} else {
+					break
+				}
+			}
+			if ok && (streetPrefix[string(lw)] || hasStreetEnding(lw)) {
+				street = true
+			}
+			if allCapsWord(s, p, q) && q-p > 1 {
+				break
+			}
+			if ok && (firstNames[string(lw)] || surnames[string(lw)]) && !commonCap[string(lw)] {
+				listed = true
+			}
+			if !ok || s[p] >= utf8.RuneSelf || hasNonASCII(s[p:q]) {
+				nonASCII = true
+			}
+			words++
+		}
+		end = q
+		if q+1 < n && s[q] == ' ' && (upperAt(s, q+1) || (street && isLower(s[q+1])) || (isDigit(s[q+1]) && words > 0)) {
+			if isDigit(s[q+1]) {
+				break
+			}
+			p = q + 1
+			continue
+		}
+		break
+	}
+	if end < 0 || words == 0 {
+		if org {
+			return e0
+		}
+		return -1
+	}
+	// Street name then house number: "Puruntie 82", "Via Franscini 71".
+	if e := st.streetTail(i, end, street); e > 0 {
+		return e
+	}
+	if org || street {
+		return end
+	}
+	// Trim a trailing initial.
+	if s[end-1] == '.' || (end-2 >= i && s[end-2] == ' ') {
+		for end > i && s[end-1] != ' ' {
+			end--
+		}
+		end--
+		initials--
+	}
+	if end <= i || eponym(s, end) {
+		return max(end, e0)
+	}
+	first := nameWordEnd(s, i)
+	lw, _ := lowerWord(lb[:], s[i:first])
+	start := sentenceStart(s, i)
+	pw, _ := prevWord(s, i, pb[:])
+	if pw != nil && (string(pw) == "the" || string(pw) == "a" || string(pw) == "an") {
+		return end // "the Christiansen novel": could be either; not a cue
+	}
+	switch {
+	case words >= 2:
+		sc := 0.6
+		if listed || initials > 0 || nonASCII {
+			sc = 0.7
+		}
+		if start && !listed && initials == 0 && commonCap[string(lw)] {
+			return end
+		}
+		st.add(NAME, i, end, sc)
+	case commonCap[string(lw)] || !(firstNames[string(lw)] || surnames[string(lw)]):
+		// One unlisted word: a name only in a list of names
+		// ("founders: Kónya, Becker and Vasquez") or as a speaker label.
+		if first < n && s[first] == ':' && lineStart(s, i) && first+1 < n && s[first+1] == ' ' && !commonCap[string(lw)] && nonASCII {
+			st.add(NAME, i, first, 0.5)
+		}
+	case !start:
+		st.add(NAME, i, first, 0.55)
+	case first < n && (s[first] == ',' || s[first] == ':') && firstNames[string(lw)]:
+		st.add(NAME, i, first, 0.55)
+	}
+	return end
+}
+
+func hasNonASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
+
+// lineStart reports whether only spaces (or quote marks) precede i on its line.
+func lineStart(s string, i int) bool {
+	for k := i - 1; k >= 0; k-- {
+		switch s[k] {
+		case ' ', '\t', '>':
+			continue
+		case '\n':
+			return true
+		}
+		return false
+	}
+	return true
+}
+
+// eponym reports a capitalised word used in a disease or sign name:
+// "Graves disease", "Bell's palsy", "Parkinson's".
+func eponym(s string, e int) bool {
+	if e+1 < len(s) && s[e] == '\'' && (s[e+1] == 's' || s[e+1] == ' ') {
+		return true
+	}
+	if e+1 >= len(s) || s[e] != ' ' {
+		return false
+	}
+	q := e + 1
+	k := q
+	for k < len(s) && isLower(s[k]) && k-q < 16 {
+		k++
+	}
+	switch s[q:k] {
+	case "disease", "syndrome", "palsy", "sign", "test", "score", "criteria", "scale", "procedure", "classification", "reflex", "phenomenon", "maneuver", "manoeuvre":
+		return true
+	}
+	return false
+}
+
+// place reports a place name after a residence or travel cue: "flew to
+// Loeches", "grew up in Remniku", "moved here from New Zealand",
+// "Where: Erwetegem Country Club".
+func (st *state) place(i int) int {
+	s := st.v.s
+	var b1, b2 [16]byte
+	w1, k := prevWord(s, i, b1[:])
+	ok := false
+	switch string(w1) {
+	case "to", "from", "in", "at", "near":
+		w2, _ := prevWord(s, k, b2[:])
+		ok = w2 != nil && placeVerbs[string(w2)]
+	case "visit", "visiting", "visited":
+		ok = true
+	case "where":
+		ok = k+5 < len(s) && s[k+5] == ':' && lineStart(s, k)
+	}
+	if !ok {
+		return -1
+	}
+	e, words := i, 0
+	var lb [16]byte
+	for p := i; words < 3; {
+		q := nameWordEnd(s, p)
+		if q < 0 {
+			break
+		}
+		if lw, ok := lowerWord(lb[:], s[p:q]); ok && (notName[string(lw)] || orgWords[string(lw)] && words > 0) {
+			break
+		}
+		e = q
+		words++
+		if q+1 < len(s) && s[q] == ' ' && upperAt(s, q+1) {
+			p = q + 1
+			continue
+		}
+		break
+	}
+	if words == 0 {
+		return -1
+	}
+	// "Cyprus (Greek)", "Unionville (Orange)".
+	if e+2 < len(s) && s[e] == ' ' && s[e+1] == '(' {
+		if q := nameWordEnd(s, e+2); q > 0 && q < len(s) && s[q] == ')' {
+			e = q + 1
+		}
+	}
+	st.add(ADDRESS, i, e, 0.65)
+	return e
+}
+
+// streetTail completes a street written name first: the name s[i:end] is
+// followed by a house number ("Puruntie 82", "Erzsébet tér 19.") and must
+// look like a street (a street-type word or ending) unless a house number
+// also precedes it, which the number path handles. It returns the end.
+func (st *state) streetTail(i, end int, street bool) int {
+	s := st.v.s
+	n := len(s)
+	if !street || end+1 >= n || s[end] != ' ' || !isDigit(s[end+1]) {
+		return -1
+	}
+	e := houseNumber(s, end+1)
+	if e < 0 {
+		return -1
+	}
+	st.add(ADDRESS, i, e, 0.6)
+	st.placeLines(e)
+	return e
+}
+
+// houseNumber reads "82", "12B", "19." at p and returns its end or -1.
+func houseNumber(s string, p int) int {
+	n := len(s)
+	e := readDigits(s, p, 5)
+	if e == p || e-p > 4 {
+		return -1
+	}
+	if e < n && isLetter(s[e]) && (e+1 >= n || !isAlnum(s[e+1])) {
+		e++
+	}
+	if !endOK(s, e) {
+		return -1
+	}
+	if e+1 < n && s[e] == '.' && (s[e+1] == ' ' || s[e+1] == '\n') {
+		e++
+	} else if e+1 == n && s[e] == '.' {
+		e++
+	}
+	if e+1 < n && (s[e] == '.' || s[e] == ',' || s[e] == '/' || s[e] == '-') && isDigit(s[e+1]) {
+		return -1
+	}
+	// A dose or measurement, not a house: "Tylenol 500 mg".
+	if e+1 < n && s[e] == ' ' {
+		k := e + 1
+		for k < n && isLower(s[k]) && k-e < 8 {
+			k++
+		}
+		switch s[e+1 : k] {
+		case "mg", "mcg", "g", "kg", "ml", "l", "mm", "cm", "m", "km", "units", "iu", "mmol", "meq", "tabs", "tablets", "times", "x", "mmhg", "bpm", "percent", "years", "days", "hours", "weeks", "months":
+			return -1
+		}
+	}
+	return e
+}
+
+// streetNum reads a street written number first when the US rule did not
+// match: "86036 Rua do Arenque 1634", "450 Præstevænget 15",
+// "1987 74 Diakou Street", "0605 Πεντέλης 210".
+func (st *state) streetNum(i, j int) {
+	s := st.v.s
+	n := len(s)
+	if j-i > 6 || j+2 >= n || s[j] != ' ' {
+		return
+	}
+	if i > 0 && (isAlnum(s[i-1]) || s[i-1] == '-' || s[i-1] == '.' || s[i-1] == '/' || s[i-1] == ':' || s[i-1] == '$' || s[i-1] == '#' || s[i-1] == ',') {
+		return
+	}
+	p := j + 1
+	if isDigit(s[p]) { // Faker's "building number + street": "17151 2450 Crown St"
+		q := readDigits(s, p, 6)
+		if q-p > 4 || q+1 >= n || s[q] != ' ' {
+			return
+		}
+		p = q + 1
+	}
+	var lb [16]byte
+	end, words, street := -1, 0, false
+	for words < 5 && p < n {
+		q := letterWordEnd(s, p)
+		if q == p {
+			break
+		}
+		lw, ok := lowerWord(lb[:], s[p:q])
+		if words == 0 {
+			if !upperAt(s, p) && !(ok && streetPrefix[string(lw)]) {
+				return
+			}
+			if ok && (notName[string(lw)] && !streetPrefix[string(lw)]) {
+				return
+			}
+		}
+		if ok && words > 0 && streetSuffix[string(lw)] {
+			end = q
+			if end < n && s[end] == '.' {
+				end++
+			}
+			break
+		}
+		if ok && (streetPrefix[string(lw)] || hasStreetEnding(lw)) {
+			street = true
+		}
+		if q < n && s[q] == '.' {
+			q++
+		}
+		words++
+		if q+1 < n && s[q] == ' ' && isDigit(s[q+1]) {
+			if e := houseNumber(s, q+1); e > 0 {
+				end = e
+			}
+			break
+		}
+		if q+1 < n && s[q] == ' ' {
+			p = q + 1
+			continue
+		}
+		if street && words <= 2 && (q >= n || s[q] == ',' || s[q] == '\n') {
+			end = q // "Harjukuja," without a house number
+		}
+		break
+	}
+	if end < 0 {
+		return
+	}
+	st.add(ADDRESS, i, end, 0.6)
+	st.placeLines(end)
+}
+
+// placeLines reports the rest of an address block after a street line: a
+// city after a comma on the same line ("…, Goiânia") and then up to four
+// short lines of place words, state codes and postcodes ("Suite 501",
+// "OULU", "Finland 80896", ", CO"). Each line is its own ADDRESS finding.
+func (st *state) placeLines(p int) {
+	s := st.v.s
+	n := len(s)
+	if p+2 < n && s[p] == ',' && s[p+1] == ' ' {
+		if e := placeLine(s, p+2); e > p+2 {
+			st.add(ADDRESS, p+2, e, 0.75)
+			p = e
+		}
+	}
+	for lines := 0; lines < 4; lines++ {
+		q := p
+		for q < n && (s[q] == ' ' || s[q] == '\t' || s[q] == '\r') {
+			q++
+		}
+		if q >= n || s[q] != '\n' {
+			return
+		}
+		q++
+		for q < n && (s[q] == ' ' || s[q] == '\t' || s[q] == '>' || s[q] == '?') {
+			q++
+		}
+		if q < n && s[q] == ',' {
+			q = skipSpaces(s, q+1)
+		}
+		e := placeLine(s, q)
+		if e <= q {
+			return
+		}
+		st.add(ADDRESS, q, e, 0.75)
+		p = e
+	}
+}
+
+// placeLine reads one line of an address block at p: place words, unit
+// designators with numbers, two-letter codes and postcodes, at most 48
+// bytes. It returns the end (before trailing spaces) or -1.
+func placeLine(s string, p int) int {
+	n := len(s)
+	e, tokens, q := -1, 0, p
+	for q < n && q-p < 48 {
+		c := s[q]
+		switch {
+		case c == '\n' || c == '?' || c == '!':
+			return e
+		case c == ' ' || c == ',' || c == '-' || c == '.' || c == '(' || c == ')':
+			q++
+			continue
+		case isDigit(c):
+			k := readDigits(s, q, 7)
+			if k-q > 6 {
+				return -1
+			}
+			e, q = k, k
+		default:
+			k := letterWordEnd(s, q)
+			if k == q {
+				return -1
+			}
+			if !upperAt(s, q) && s[q:k] != "nan" && !(tokens > 0 && k-q <= 3) {
+				return -1
+			}
+			e, q = k, k
+		}
+		tokens++
+		if tokens > 6 {
+			return -1
+		}
+	}
+	if q < n && q-p >= 48 && s[q] != '\n' {
+		return -1
+	}
+	if e > 0 && e < n && s[e] != '\n' && s[e] != ' ' && s[e] != ',' && s[e] != '.' && s[e] != '?' && s[e] != '!' && s[e] != ')' {
+		return -1
+	}
+	return e
+}
