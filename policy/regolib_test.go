@@ -25,7 +25,7 @@ func TestRegoLibrary(t *testing.T) {
 }
 
 func TestRegoLibraryChecks(t *testing.T) {
-	if err := Check(Embedded()); err != nil {
+	if err := Check(Embedded(), DefaultEntrypoint, "data.ward.clinical.decision", "data.ward.internal.decision"); err != nil {
 		t.Fatal(err)
 	}
 }

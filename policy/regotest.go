@@ -44,9 +44,11 @@ func LoadFiles(src Source) (*Files, error) {
 	return &Files{Modules: res.ParsedModules(), Data: res.Documents}, nil
 }
 
-// Check compiles and type-checks every module of src. The error is an
-// ast.Errors (each with a location) when compilation fails.
-func Check(src Source) error {
+// Check compiles and type-checks every module of src, with the engine's
+// capabilities. The error is an ast.Errors (each with a location) when
+// compilation fails. Each entrypoint must be defined by some rule: a bundle
+// without data.ward.decision would deny every request by default.
+func Check(src Source, entrypoints ...string) error {
 	f, err := LoadFiles(src)
 	if err != nil {
 		return err
@@ -55,6 +57,19 @@ func Check(src Source) error {
 	c.Compile(f.Modules)
 	if c.Failed() {
 		return c.Errors
+	}
+	var errs ast.Errors
+	for _, ep := range entrypoints {
+		ref, err := ast.ParseRef(ep)
+		if err != nil {
+			return fmt.Errorf("entrypoint %q: %w", ep, err)
+		}
+		if len(c.GetRulesForVirtualDocument(ref)) == 0 {
+			errs = append(errs, ast.NewError(ast.CompileErr, nil, "entrypoint %s: no rule defines it (every decision would be denied by default)", ep))
+		}
+	}
+	if len(errs) > 0 {
+		return errs
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ commands:
   test  [dir] [-v] [--coverage] [--run REGEX]   run Rego unit tests (default: the embedded library)
   eval  --input input.json [--explain] [--entrypoint data.ward.decision] [--dir D | --bundle B]
                                                  print the decision for an input document
-  check [dir|bundle.tar.gz]                     compile and type-check; report every error as file:line
+  check [dir|bundle.tar.gz] [--entrypoint E]    compile and type-check; report every error as file:line
 `
 
 // ErrFailed is returned when tests fail or a check finds errors; the
@@ -198,6 +198,7 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 func runCheck(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("ward policy check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	entrypoint := fs.String("entrypoint", policy.DefaultEntrypoint, "decision rule that must be defined (\"\" to skip)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -210,7 +211,11 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 		path = pos[0]
 	}
 	src := sourceFor(path)
-	if err := policy.Check(src); err != nil {
+	var eps []string
+	if *entrypoint != "" {
+		eps = append(eps, *entrypoint)
+	}
+	if err := policy.Check(src, eps...); err != nil {
 		printErrors(stderr, err)
 		return ErrFailed
 	}

@@ -163,3 +163,17 @@ func TestUsageErrors(t *testing.T) {
 		t.Error("eval without --input: want error")
 	}
 }
+
+func TestCheckRequiresEntrypoint(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"a.rego": "package a\n\nallow := true\n"})
+	_, stderr, err := run(t, "check", dir)
+	if !errors.Is(err, ErrFailed) || !strings.Contains(stderr, "data.ward.decision: no rule defines it") {
+		t.Fatalf("err=%v stderr=%s", err, stderr)
+	}
+	if out, stderr, err := run(t, "check", "--entrypoint", "data.a.allow", dir); err != nil {
+		t.Fatalf("custom entrypoint: %v %s %s", err, out, stderr)
+	}
+	if _, _, err := run(t, "check", "--entrypoint", "", dir); err != nil {
+		t.Fatalf("no entrypoint check: %v", err)
+	}
+}
