@@ -525,11 +525,15 @@ func (st *state) streetNum(i, j int) {
 	st.placeLines(end)
 }
 
-// placeLines reports the rest of an address block after a street line: a
-// city after a comma on the same line ("…, Goiânia") and then up to four
-// short lines of place words, state codes and postcodes ("Suite 501",
-// "OULU", "Finland 80896", ", CO"). Each line is its own ADDRESS finding.
-func (st *state) placeLines(p int) {
+// placeLines reports the rest of an address block after a street line
+// ending at p, one ADDRESS finding per component: a city after a comma
+// ("…, Goiânia") and up to four short lines of units, place words, state
+// codes and postcodes ("Suite 501", "OULU", ", CO", "Finland 80896"). Units
+// on the street line are found by the unit detector. Separate findings
+// (rather than one block) keep each Safe Harbor element (street, city,
+// postcode) visible to policies; redaction masks them all the same. It
+// returns the end of the last component.
+func (st *state) placeLines(p int) int {
 	s := st.v.s
 	n := len(s)
 	if p+2 < n && s[p] == ',' && s[p+1] == ' ' {
@@ -544,7 +548,7 @@ func (st *state) placeLines(p int) {
 			q++
 		}
 		if q >= n || s[q] != '\n' {
-			return
+			return p
 		}
 		q++
 		for q < n && (s[q] == ' ' || s[q] == '\t' || s[q] == '>' || s[q] == '?') {
@@ -555,11 +559,12 @@ func (st *state) placeLines(p int) {
 		}
 		e := placeLine(s, q)
 		if e <= q {
-			return
+			return p
 		}
 		st.add(ADDRESS, q, e, 0.75)
 		p = e
 	}
+	return p
 }
 
 // placeLine reads one line of an address block at p: place words, unit

@@ -83,6 +83,13 @@ func (st *state) word(i, j int) int {
 		}
 	}
 	switch string(lw) {
+	case "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday":
+		// A weekday is an element of a date (Safe Harbor: all elements
+		// except the year).
+		if isUpper(s[i]) && endOK(s, j) {
+			st.add(DATE, i, j, 0.6)
+		}
+		return j
 	case "apt", "apartment", "suite", "ste", "box":
 		if isUpper(s[i]) {
 			if e := st.unit(i, j); e > 0 {
