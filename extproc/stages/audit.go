@@ -2,7 +2,6 @@ package stages
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/google/uuid"
 
@@ -26,7 +24,6 @@ import (
 type auditRecorder struct {
 	w       *audit.Writer
 	ceiling string // audit.content: the most content ever stored
-	full    atomic.Bool
 }
 
 func (r *auditRecorder) Record(ctx context.Context, ix *extproc.Interaction) error {
@@ -37,13 +34,12 @@ func (r *auditRecorder) Record(ctx context.Context, ix *extproc.Interaction) err
 	} else {
 		err = r.w.Record(e)
 	}
-	r.full.Store(errors.Is(err, audit.ErrSpoolFull))
 	return err
 }
 
 // Admit refuses new work on fail-closed profiles while the spool is full.
 func (r *auditRecorder) Admit() error {
-	if r.full.Load() {
+	if r.w.SpoolFull() {
 		return audit.ErrSpoolFull
 	}
 	return nil
