@@ -56,6 +56,9 @@ type Interaction struct {
 	Injection      *InjectionScore
 	Topic          *TopicScore
 	PromptTokens   int64 // pre-request estimate
+	// Budget is the team's spend budget before this request (nil: none
+	// applies); the limits stage fills it for the policy input.
+	Budget *Budget
 
 	RequestDecision  *Decision
 	ResponseDecision *Decision
@@ -132,6 +135,13 @@ type Redaction struct {
 	Type  string
 	Mode  string
 	Count int
+}
+
+// Budget is a team's spend budget for the current period, in micro-USD.
+type Budget struct {
+	LimitMicroUSD int64
+	SpentMicroUSD int64
+	PeriodEnd     time.Time
 }
 
 // Decision is a policy outcome in Ward's terms (independent of Rego).

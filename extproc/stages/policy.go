@@ -61,6 +61,12 @@ func (d *policyDecider) input(phase extproc.Phase, ix *extproc.Interaction) *pol
 	pc := d.cfg.Providers[ix.ProviderName]
 	in.Route = policy.Route{Name: ix.ProfileName, BAA: pc.BAA, AllowedPHI: ix.Profile.AllowedPHI}
 	in.Tokens.PromptEstimate = ix.PromptTokens
+	if b := ix.Budget; b != nil {
+		in.Tokens.Budget = &policy.Budget{
+			Limit: float64(b.LimitMicroUSD) / 1e6, Spent: float64(b.SpentMicroUSD) / 1e6,
+			Remaining: float64(b.LimitMicroUSD-b.SpentMicroUSD) / 1e6, Unit: "usd",
+		}
+	}
 
 	findings := make([]policy.Finding, 0, len(ix.Findings)+len(ix.OutputFindings))
 	for _, f := range ix.Findings {

@@ -102,6 +102,13 @@ func Build(ctx context.Context, cfg *config.Config, d Deps) (*Stages, error) {
 		st.Detectors = append(st.Detectors, &tokenDetector{counter: counter, pricer: pricer})
 	}
 	st.Mutators = append(st.Mutators, includeUsage{})
+	// After the token detector: its Settle fills the usage and cost that
+	// the limits stage charges.
+	if lim, err := newLimitStage(ctx, cfg, d); err != nil {
+		errs = append(errs, err)
+	} else if lim != nil {
+		st.Detectors = append(st.Detectors, lim)
+	}
 
 	engine, err := newPolicyEngine(ctx, cfg, d.Log)
 	if err != nil {
