@@ -34,11 +34,12 @@ func (st *state) number(i, j int) int {
 	st.year(i, j)
 	k := len(st.cands)
 	st.address(i, j)
+	street := -1
 	if len(st.cands) == k {
-		st.streetNum(i, j)
+		street = st.streetNum(i, j)
 	}
 	st.runs(i)
-	return j
+	return max(j, street)
 }
 
 // spaced reads digits written one by one with the same separator

@@ -1,6 +1,7 @@
 package phi
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -72,12 +73,13 @@ street city state zip code country county region area district province town vil
 love life world peace war music song songs album film movie book novel story series show episode
 dark light red blue green yellow orange purple pink white black brown gray grey gold silver
 happy birthday christmas easter thanksgiving holiday holidays season summer winter spring fall autumn
-mr mrs ms dr prof sir madam miss lady gentleman professor captain general president senator judge`)
+mr mrs ms dr prof sir madam miss lady gentleman professor captain general president senator judge
+southern northern eastern western central mission statement awarded`)
 
 // placeVerbs precede "to/from/in/at <Place>" in statements about where
 // someone lives, was born or travels.
 var placeVerbs = wordSet(`flew fly flying moved move moving here up based lives live living lived located
-originally travelling traveling travel travelled traveled arrived arrive born am is trip visit visiting
+originally travelling traveling travel travelled traveled arrived arrive born am trip visit visiting
 relocated came come return returned went going go raised resides reside resident residing stay staying stayed`)
 
 // streetPrefix are street-type words written before the name ("Rua do
@@ -100,6 +102,10 @@ func hasStreetEnding(lw []byte) bool {
 	}
 	return false
 }
+
+// streetScore is above the cue-free name scores: "Μεγάλη Άμμος 184" is a
+// street even though its words look like a name.
+const streetScore = 0.72
 
 // upperAt reports whether the character at p is an upper-case letter.
 func upperAt(s string, p int) bool {
@@ -217,6 +223,22 @@ func (st *state) capitalised(i int) int {
 			initials++
 		} else {
 			lw, ok := lowerWord(lb[:], s[p:q])
+			if ok && words > 0 && streetSuffix[string(lw)] && s[p] < utf8.RuneSelf && !allCapsWord(s, p, q) && !surnames[string(lw)] && !firstNames[string(lw)] {
+				// "Rennie Union", "Kishiev Squares": a street without its number.
+				e := q
+				if e < n && s[e] == '.' {
+					e++
+				}
+				if hn := houseNumber(s, e+1); e+1 < n && s[e] == ' ' && hn > 0 {
+					e = hn
+				}
+				st.add(ADDRESS, i, e, 0.6)
+				st.placeLines(e)
+				return e
+			}
+			if ok && strings.Contains(string(lw), "'") && !isUpper(s[min(p+2, q-1)]) && q-p-strings.IndexByte(string(lw), '\'') <= 3 {
+				break // "You're", "Don't"
+			}
 			if ok && (notName[string(lw)] || orgWords[string(lw)] || vocab[string(lw)]) {
 				org = org || orgWords[string(lw)]
 				if ok && words == 0 && streetPrefix[string(lw)] {
@@ -277,8 +299,12 @@ func (st *state) capitalised(i int) int {
 	lw, _ := lowerWord(lb[:], s[i:first])
 	start := sentenceStart(s, i)
 	pw, _ := prevWord(s, i, pb[:])
-	if pw != nil && (string(pw) == "the" || string(pw) == "a" || string(pw) == "an") {
-		return end // "the Christiansen novel": could be either; not a cue
+	article := pw != nil && (string(pw) == "the" || string(pw) == "a" || string(pw) == "an")
+	isListed := (firstNames[string(lw)] || surnames[string(lw)]) && !commonCap[string(lw)]
+	if words == 1 && initials == 0 {
+		if e := st.nameList(i, first); e > 0 {
+			return e
+		}
 	}
 	switch {
 	case words >= 2:
@@ -290,10 +316,17 @@ func (st *state) capitalised(i int) int {
 			return end
 		}
 		st.add(NAME, i, end, sc)
-	case commonCap[string(lw)] || !(firstNames[string(lw)] || surnames[string(lw)]):
-		// One unlisted word: a name only in a list of names
-		// ("founders: Kónya, Becker and Vasquez") or as a speaker label.
-		if first < n && s[first] == ':' && lineStart(s, i) && first+1 < n && s[first+1] == ' ' && !commonCap[string(lw)] && nonASCII {
+	case article || commonCap[string(lw)]:
+		// "the Christiansen novel": could be either; not a cue.
+	case pw != nil && personCue[string(pw)] && !start:
+		// "says Hartvigsson", "named him Frank", "call me Csanád".
+		st.add(NAME, i, first, 0.6)
+	case start && personVerbAfter(s, first) && (isListed || nonASCII || personVerbStrong(s, first)):
+		// "Kevin had given…", "Nora is very reliable", "Mehrudin shouted".
+		st.add(NAME, i, first, 0.55)
+	case !isListed:
+		// One unlisted word: a name only as a speaker label.
+		if first < n && s[first] == ':' && lineStart(s, i) && first+1 < n && s[first+1] == ' ' && nonASCII {
 			st.add(NAME, i, first, 0.5)
 		}
 	case !start:
@@ -302,6 +335,100 @@ func (st *state) capitalised(i int) int {
 		st.add(NAME, i, first, 0.55)
 	}
 	return end
+}
+
+// personCue are words after which a single capitalised word is a person:
+// "says Joly", "named him Frank", "call me Csanád", "my kid Lukas".
+var personCue = wordSet(`says said asked told tells wrote writes him her me kid child son daughter brother sister
+friend husband wife boyfriend girlfriend partner colleague boss mr mrs ms dear hi hello hey thanks thank`)
+
+// personVerbAfter reports a verb that usually follows a person's name at
+// the start of a sentence: "Kevin had given", "Scott is a very…".
+func personVerbAfter(s string, e int) bool {
+	if e+1 >= len(s) || s[e] != ' ' {
+		return false
+	}
+	k := e + 1
+	for k < len(s) && isLower(s[k]) && k-e < 12 {
+		k++
+	}
+	switch s[e+1 : k] {
+	case "is", "was", "had", "has", "will", "would", "can", "lives", "lived", "said", "says", "shouted", "spent",
+		"began", "told", "asked", "wrote", "went", "came", "married", "works", "worked", "called", "met", "loves":
+		return true
+	}
+	return false
+}
+
+// personVerbStrong reports verbs that need a person as subject, so even an
+// unlisted capitalised word before them is a name ("Mehrudin shouted").
+func personVerbStrong(s string, e int) bool {
+	k := e + 1
+	for k < len(s) && isLower(s[k]) && k-e < 12 {
+		k++
+	}
+	switch s[e+1 : k] {
+	case "shouted", "spent", "said", "told", "asked", "wrote", "married", "lives", "lived", "had":
+		return true
+	}
+	return false
+}
+
+// nameList reports a list of three or more single capitalised words ("They
+// had 6: Gaetane, Hannah, Anthony, Derek, Anna and Andrew.", "founders:
+// Kónya, Becker and Vasquez") of which at least half are listed names; each
+// item is a NAME. A list followed by an organisation word ("Davis, Reynolds
+// and Williamson Orchestra") is a company name. It returns the list end.
+func (st *state) nameList(i, first int) int {
+	s := st.v.s
+	n := len(s)
+	var starts, ends [8]int
+	items, listed := 0, 0
+	var lb [16]byte
+	p, e := i, first
+	for items < len(starts) {
+		lw, ok := lowerWord(lb[:], s[p:e])
+		if ok && (notName[string(lw)] || vocab[string(lw)] || orgWords[string(lw)]) {
+			return -1
+		}
+		if ok && (firstNames[string(lw)] || surnames[string(lw)]) {
+			listed++
+		}
+		starts[items], ends[items] = p, e
+		items++
+		switch {
+		case e+2 < n && s[e] == ',' && s[e+1] == ' ':
+			p = e + 2
+			if hasPrefixFold(s[p:], "and ") {
+				p += 4
+			}
+		case e+5 < n && s[e:e+5] == " and ":
+			p = e + 5
+		default:
+			p = -1
+		}
+		if p < 0 {
+			break
+		}
+		if e = nameWordEnd(s, p); e < 0 || (e < n && s[e] == ' ' && upperAt(s, e+1)) {
+			return -1
+		}
+	}
+	if items < 3 || listed*2 < items {
+		return -1
+	}
+	last := ends[items-1]
+	if last+1 < n && s[last] == ' ' {
+		if q := nameWordEnd(s, last+1); q > 0 {
+			if lw, ok := lowerWord(lb[:], s[last+1:q]); ok && orgWords[string(lw)] {
+				return -1
+			}
+		}
+	}
+	for k := 0; k < items; k++ {
+		st.add(NAME, starts[k], ends[k], 0.6)
+	}
+	return last
 }
 
 func hasNonASCII(s string) bool {
@@ -330,8 +457,8 @@ func lineStart(s string, i int) bool {
 // eponym reports a capitalised word used in a disease or sign name:
 // "Graves disease", "Bell's palsy", "Parkinson's".
 func eponym(s string, e int) bool {
-	if e+1 < len(s) && s[e] == '\'' && (s[e+1] == 's' || s[e+1] == ' ') {
-		return true
+	if e+2 < len(s) && s[e] == '\'' && s[e+1] == 's' {
+		e += 2 // "Bell's palsy", but "Maite Lemmens's killers" is a name
 	}
 	if e+1 >= len(s) || s[e] != ' ' {
 		return false
@@ -413,7 +540,7 @@ func (st *state) streetTail(i, end int, street bool) int {
 	if e < 0 {
 		return -1
 	}
-	st.add(ADDRESS, i, e, 0.6)
+	st.add(ADDRESS, i, e, streetScore)
 	st.placeLines(e)
 	return e
 }
@@ -456,20 +583,20 @@ func houseNumber(s string, p int) int {
 // streetNum reads a street written number first when the US rule did not
 // match: "86036 Rua do Arenque 1634", "450 Præstevænget 15",
 // "1987 74 Diakou Street", "0605 Πεντέλης 210".
-func (st *state) streetNum(i, j int) {
+func (st *state) streetNum(i, j int) int {
 	s := st.v.s
 	n := len(s)
 	if j-i > 6 || j+2 >= n || s[j] != ' ' {
-		return
+		return -1
 	}
 	if i > 0 && (isAlnum(s[i-1]) || s[i-1] == '-' || s[i-1] == '.' || s[i-1] == '/' || s[i-1] == ':' || s[i-1] == '$' || s[i-1] == '#' || s[i-1] == ',') {
-		return
+		return -1
 	}
 	p := j + 1
 	if isDigit(s[p]) { // Faker's "building number + street": "17151 2450 Crown St"
 		q := readDigits(s, p, 6)
 		if q-p > 4 || q+1 >= n || s[q] != ' ' {
-			return
+			return -1
 		}
 		p = q + 1
 	}
@@ -483,11 +610,14 @@ func (st *state) streetNum(i, j int) {
 		lw, ok := lowerWord(lb[:], s[p:q])
 		if words == 0 {
 			if !upperAt(s, p) && !(ok && streetPrefix[string(lw)]) {
-				return
+				return -1
 			}
 			if ok && (notName[string(lw)] && !streetPrefix[string(lw)]) {
-				return
+				return -1
 			}
+		}
+		if ok && words > 0 && upperAt(s, p) && notName[string(lw)] && !streetSuffix[string(lw)] {
+			return -1 // "5 Musicians Of The 70s"
 		}
 		if ok && words > 0 && streetSuffix[string(lw)] {
 			end = q
@@ -519,10 +649,11 @@ func (st *state) streetNum(i, j int) {
 		break
 	}
 	if end < 0 {
-		return
+		return -1
 	}
-	st.add(ADDRESS, i, end, 0.6)
+	st.add(ADDRESS, i, end, streetScore)
 	st.placeLines(end)
+	return end
 }
 
 // placeLines reports the rest of an address block after a street line

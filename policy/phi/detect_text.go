@@ -147,6 +147,7 @@ func (st *state) unit(i, j int) int {
 		}
 	}
 	st.add(ADDRESS, start, e, 0.6)
+	st.placeLines(e)
 	return e
 }
 
@@ -260,7 +261,7 @@ func (st *state) names(i, j int, lw []byte) int {
 		if p+1 < n && s[p] == 'i' && s[p+1] == 's' && (p+2 == n || s[p+2] == ' ' || s[p+2] == ':') {
 			p += 2
 		}
-		if p < n && (s[p] == ':' || s[p] == ',' || s[p] == '-') {
+		if p < n && (s[p] == ':' || s[p] == ',' || s[p] == '-' || s[p] == '?') {
 			p++
 		} else if p > j && s[p-1] != 's' { // not "name is"
 			weak = true
@@ -345,8 +346,20 @@ func lastWordStart(s string, a, e int) int {
 
 // ---- addresses ----
 
-var streetSuffix = wordSet(`street st avenue ave av road rd boulevard blvd lane ln drive dr court ct place pl way circle cir
-parkway pkwy highway hwy terrace ter trail trl square sq alley loop crescent close plaza plz pike turnpike expressway`)
+// streetSuffix are street types written after the name: the USPS
+// Publication 28 (Appendix C1) street suffixes and their abbreviations, plus
+// a few British and Commonwealth ones.
+var streetSuffix = wordSet(`street st str avenue ave av road rd boulevard blvd lane ln drive dr court ct place pl way
+circle cir parkway pkwy highway hwy terrace ter trail trl square sq alley loop crescent close plaza plz pike
+turnpike expressway freeway causeway motorway bypass crossroad crossroads crossing junction extension extensions
+mall mews gardens garden grove heights ridge run row walk vista view villages village ville union unions pass
+point points port ports harbor harbors haven hollow knoll knolls landing lodge manor manors meadow meadows mill
+mills orchard oval passage path pines plains prairie radial ramp ranch rapids rest shoal shoals shore shores
+skyway spur stravenue stream summit throughway trace track trafficway tunnel underpass viaduct wells estate
+estates gateway cliffs common commons corner corners course courts cove coves creek crest curve dale dam
+divide drives falls flat flats fords forest forge fork forks fort glen glens greens hills inlet isle keys lakes
+lights locks mountain mountains neck overpass parks parkways route squares stations streets streets springs
+camp canyon cape centers fields fwy expy tpke hl hts jct mnr pt rdg sta trce trak vw vlg xing`)
 
 var unitWords = wordSet(`apt apartment suite ste unit room rm floor fl bldg building`)
 
