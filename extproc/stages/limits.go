@@ -30,7 +30,9 @@ type limitStage struct {
 	prefix  string
 
 	teams, apps, keys map[string]scopeRule // "*" is the default entry
-	plans             sync.Map             // identity → *plan, built once per caller
+	byKey             map[string]*plan     // configured keys' plans, read-only
+	plans             sync.Map             // planKey → *plan for other callers
+	bufs              sync.Pool            // *[limits.MaxItems]limits.Item
 
 	budgets *limits.Budgets // nil: no budgets
 	charges chan []limits.Item
@@ -46,7 +48,8 @@ type scopeRule struct {
 // plan is the limits that apply to one caller (team, app, key), with the
 // Redis/memory keys built once.
 type plan struct {
-	items  []limits.Item // N is set per request on a copy
+	team, app string
+	items     []limits.Item // N is set per request on a copy
 	tokens []int         // indexes of the tokens-per-minute items
 	labels []itemLabel
 }
@@ -85,6 +88,11 @@ func newLimitStage(ctx context.Context, cfg *config.Config, d Deps) (*limitStage
 	}
 	if !hasRates && !hasBudgets {
 		return nil, nil
+	}
+	s.bufs.New = func() any { return new([limits.MaxItems]limits.Item) }
+	s.byKey = make(map[string]*plan, len(cfg.Keys))
+	for _, k := range cfg.Keys {
+		s.byKey[k.ID] = s.buildPlan(k.Team, k.App, k.ID)
 	}
 
 	var client *redis.Client
@@ -171,14 +179,22 @@ func lookup(m map[string]scopeRule, id string) (scopeRule, bool) {
 
 type planKey struct{ team, app, key string }
 
-// planFor returns the caller's plan, building it on first sight. Callers
-// come from configured keys, so the cache is bounded by the key table.
+// planFor returns the caller's plan: precomputed for configured keys,
+// else built once per (team, app, key) and cached.
 func (s *limitStage) planFor(team, app, key string) *plan {
+	if p := s.byKey[key]; p != nil && p.team == team && p.app == app {
+		return p
+	}
 	pk := planKey{team, app, key}
 	if p, ok := s.plans.Load(pk); ok {
 		return p.(*plan)
 	}
-	p := &plan{}
+	actual, _ := s.plans.LoadOrStore(pk, s.buildPlan(team, app, key))
+	return actual.(*plan)
+}
+
+func (s *limitStage) buildPlan(team, app, key string) *plan {
+	p := &plan{team: team, app: app}
 	// Every key of a plan carries the team as a Redis Cluster hash tag, so
 	// one script call touches one slot.
 	base := s.prefix + "rl:{" + team + "}:"
@@ -206,8 +222,7 @@ func (s *limitStage) planFor(team, app, key string) *plan {
 			add("key", key, r)
 		}
 	}
-	actual, _ := s.plans.LoadOrStore(pk, p)
-	return actual.(*plan)
+	return p
 }
 
 // Detect gives the policy the team's budget before the request.
@@ -231,7 +246,8 @@ func (s *limitStage) Check(ctx context.Context, ix *extproc.Interaction) (extpro
 	if len(p.items) == 0 {
 		return extproc.Decision{}, true
 	}
-	var buf [limits.MaxItems]limits.Item
+	buf := s.bufs.Get().(*[limits.MaxItems]limits.Item) // a stack array would escape through the Store interface
+	defer s.bufs.Put(buf)
 	items := buf[:copy(buf[:], p.items)]
 	for i := range items {
 		items[i].N = 1
