@@ -50,8 +50,8 @@ type scopeRule struct {
 type plan struct {
 	team, app string
 	items     []limits.Item // N is set per request on a copy
-	tokens []int         // indexes of the tokens-per-minute items
-	labels []itemLabel
+	tokens    []int         // indexes of the tokens-per-minute items
+	labels    []itemLabel
 }
 
 type itemLabel struct{ scope, id, kind string }
