@@ -10,6 +10,7 @@ const (
 	wfCue     = 1 << iota // name cue, month or URL scheme: word() must look closer
 	wfFirst               // maybe a first name
 	wfCtx                 // maybe a context word
+	wfLex                 // maybe in the name/place lexicon (kindOf)
 	bloomBits = 13
 )
 
@@ -42,5 +43,8 @@ func init() {
 	}
 	for w := range ctxWords {
 		mark(wfCtx, w)
+	}
+	for w := range lexicon {
+		mark(wfLex, w)
 	}
 }

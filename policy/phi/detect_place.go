@@ -107,6 +107,44 @@ func hasStreetEnding(lw []byte) bool {
 // street even though its words look like a name.
 const streetScore = 0.72
 
+// Word kinds: one lookup (behind the bloom prefilter) tells every list a
+// lower-cased word is in.
+const (
+	kNotName uint16 = 1 << iota
+	kOrg
+	kVocab
+	kCommon
+	kFirst
+	kSurname
+	kStreetSuffix
+	kStreetPrefix
+	kPersonCue
+	kPlaceVerb
+)
+
+var lexicon = func() map[string]uint16 {
+	m := make(map[string]uint16, 4096)
+	for _, x := range []struct {
+		set  map[string]bool
+		kind uint16
+	}{{notName, kNotName}, {orgWords, kOrg}, {vocab, kVocab}, {commonCap, kCommon}, {firstNames, kFirst},
+		{surnames, kSurname}, {streetSuffix, kStreetSuffix}, {streetPrefix, kStreetPrefix},
+		{personCue, kPersonCue}, {placeVerbs, kPlaceVerb}} {
+		for w := range x.set {
+			m[w] |= x.kind
+		}
+	}
+	return m
+}()
+
+// kindOf returns the lexicon kinds of a lower-cased word (0 for most words).
+func kindOf(lw []byte) uint16 {
+	if len(lw) == 0 || wordFlags[wordHash(lw)]&wfLex == 0 {
+		return 0
+	}
+	return lexicon[string(lw)]
+}
+
 // upperAt reports whether the character at p is an upper-case letter.
 func upperAt(s string, p int) bool {
 	if p >= len(s) {
@@ -191,6 +229,12 @@ func (st *state) capitalised(i int) int {
 	if e0 < 0 {
 		return -1
 	}
+	// Fast path: a capitalised word starting a sentence and followed by a
+	// lower-case word ("Denies chest pain", "Troponin negative") is a name
+	// only before a verb such as "is", "had", "shouted".
+	if e0+1 < n && s[e0] == ' ' && isLower(s[e0+1]) && sentenceStart(s, i) && !afterColon(s, i) && !personVerbAfter(s, e0) {
+		return e0
+	}
 	var lb, pb [16]byte
 	if e := st.place(i); e > 0 {
 		return e
@@ -223,7 +267,8 @@ func (st *state) capitalised(i int) int {
 			initials++
 		} else {
 			lw, ok := lowerWord(lb[:], s[p:q])
-			if ok && words > 0 && streetSuffix[string(lw)] && s[p] < utf8.RuneSelf && !allCapsWord(s, p, q) && !surnames[string(lw)] && !firstNames[string(lw)] {
+			k := kindOf(lw)
+			if words > 0 && k&(kStreetSuffix|kFirst|kSurname) == kStreetSuffix && s[p] < utf8.RuneSelf && !allCapsWord(s, p, q) {
 				// "Rennie Union", "Kishiev Squares": a street without its number.
 				e := q
 				if e < n && s[e] == '.' {
@@ -239,21 +284,21 @@ func (st *state) capitalised(i int) int {
 			if ok && strings.Contains(string(lw), "'") && !isUpper(s[min(p+2, q-1)]) && q-p-strings.IndexByte(string(lw), '\'') <= 3 {
 				break // "You're", "Don't"
 			}
-			if ok && (notName[string(lw)] || orgWords[string(lw)] || vocab[string(lw)]) {
-				org = org || orgWords[string(lw)]
-				if ok && words == 0 && streetPrefix[string(lw)] {
+			if k&(kNotName|kOrg|kVocab) != 0 {
+				org = org || k&kOrg != 0
+				if words == 0 && k&kStreetPrefix != 0 {
 					street = true
 				} else {
 					break
 				}
 			}
-			if ok && (streetPrefix[string(lw)] || hasStreetEnding(lw)) {
+			if k&kStreetPrefix != 0 || (ok && q+1 < n && s[q] == ' ' && isDigit(s[q+1]) && hasStreetEnding(lw)) {
 				street = true
 			}
 			if allCapsWord(s, p, q) && q-p > 1 {
 				break
 			}
-			if ok && (firstNames[string(lw)] || surnames[string(lw)]) && !commonCap[string(lw)] {
+			if k&(kFirst|kSurname) != 0 && k&kCommon == 0 {
 				listed = true
 			}
 			if !ok || s[p] >= utf8.RuneSelf || hasNonASCII(s[p:q]) {
@@ -300,7 +345,8 @@ func (st *state) capitalised(i int) int {
 	start := sentenceStart(s, i)
 	pw, _ := prevWord(s, i, pb[:])
 	article := pw != nil && (string(pw) == "the" || string(pw) == "a" || string(pw) == "an")
-	isListed := (firstNames[string(lw)] || surnames[string(lw)]) && !commonCap[string(lw)]
+	k := kindOf(lw)
+	isListed := k&(kFirst|kSurname) != 0 && k&kCommon == 0
 	if words == 1 && initials == 0 {
 		if e := st.nameList(i, first); e > 0 {
 			return e
@@ -312,13 +358,13 @@ func (st *state) capitalised(i int) int {
 		if listed || initials > 0 || nonASCII {
 			sc = 0.7
 		}
-		if start && !listed && initials == 0 && commonCap[string(lw)] {
+		if start && !listed && initials == 0 && k&kCommon != 0 {
 			return end
 		}
 		st.add(NAME, i, end, sc)
-	case article || commonCap[string(lw)]:
+	case article || k&kCommon != 0:
 		// "the Christiansen novel": could be either; not a cue.
-	case pw != nil && personCue[string(pw)] && !start:
+	case pw != nil && kindOf(pw)&kPersonCue != 0 && !start:
 		// "says Hartvigsson", "named him Frank", "call me Csanád".
 		st.add(NAME, i, first, 0.6)
 	case start && personVerbAfter(s, first) && (isListed || nonASCII || personVerbStrong(s, first)):
@@ -331,7 +377,7 @@ func (st *state) capitalised(i int) int {
 		}
 	case !start:
 		st.add(NAME, i, first, 0.55)
-	case first < n && (s[first] == ',' || s[first] == ':') && firstNames[string(lw)]:
+	case first < n && (s[first] == ',' || s[first] == ':') && k&kFirst != 0:
 		st.add(NAME, i, first, 0.55)
 	}
 	return end
@@ -388,10 +434,11 @@ func (st *state) nameList(i, first int) int {
 	p, e := i, first
 	for items < len(starts) {
 		lw, ok := lowerWord(lb[:], s[p:e])
-		if ok && (notName[string(lw)] || vocab[string(lw)] || orgWords[string(lw)]) {
+		k := kindOf(lw)
+		if !ok || k&(kNotName|kVocab|kOrg) != 0 {
 			return -1
 		}
-		if ok && (firstNames[string(lw)] || surnames[string(lw)]) {
+		if k&(kFirst|kSurname) != 0 {
 			listed++
 		}
 		starts[items], ends[items] = p, e
@@ -420,7 +467,7 @@ func (st *state) nameList(i, first int) int {
 	last := ends[items-1]
 	if last+1 < n && s[last] == ' ' {
 		if q := nameWordEnd(s, last+1); q > 0 {
-			if lw, ok := lowerWord(lb[:], s[last+1:q]); ok && orgWords[string(lw)] {
+			if lw, ok := lowerWord(lb[:], s[last+1:q]); ok && kindOf(lw)&kOrg != 0 {
 				return -1
 			}
 		}
@@ -435,6 +482,16 @@ func hasNonASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf {
 			return true
+		}
+	}
+	return false
+}
+
+// afterColon reports a ':' before i (spaces skipped): "Where: Beerze".
+func afterColon(s string, i int) bool {
+	for k := i - 1; k >= 0 && i-k < 8; k-- {
+		if s[k] != ' ' {
+			return s[k] == ':'
 		}
 	}
 	return false
@@ -486,7 +543,7 @@ func (st *state) place(i int) int {
 	switch string(w1) {
 	case "to", "from", "in", "at", "near":
 		w2, _ := prevWord(s, k, b2[:])
-		ok = w2 != nil && placeVerbs[string(w2)]
+		ok = w2 != nil && kindOf(w2)&kPlaceVerb != 0
 	case "visit", "visiting", "visited":
 		ok = true
 	case "where":
@@ -502,7 +559,7 @@ func (st *state) place(i int) int {
 		if q < 0 {
 			break
 		}
-		if lw, ok := lowerWord(lb[:], s[p:q]); ok && (notName[string(lw)] || orgWords[string(lw)] && words > 0) {
+		if lw, ok := lowerWord(lb[:], s[p:q]); ok && (kindOf(lw)&kNotName != 0 || kindOf(lw)&kOrg != 0 && words > 0) {
 			break
 		}
 		e = q
@@ -608,25 +665,26 @@ func (st *state) streetNum(i, j int) int {
 			break
 		}
 		lw, ok := lowerWord(lb[:], s[p:q])
+		k := kindOf(lw)
 		if words == 0 {
-			if !upperAt(s, p) && !(ok && streetPrefix[string(lw)]) {
+			if !upperAt(s, p) && k&kStreetPrefix == 0 {
 				return -1
 			}
-			if ok && (notName[string(lw)] && !streetPrefix[string(lw)]) {
+			if k&(kNotName|kStreetPrefix) == kNotName {
 				return -1
 			}
 		}
-		if ok && words > 0 && upperAt(s, p) && notName[string(lw)] && !streetSuffix[string(lw)] {
+		if words > 0 && upperAt(s, p) && k&(kNotName|kStreetSuffix) == kNotName {
 			return -1 // "5 Musicians Of The 70s"
 		}
-		if ok && words > 0 && streetSuffix[string(lw)] {
+		if words > 0 && k&kStreetSuffix != 0 {
 			end = q
 			if end < n && s[end] == '.' {
 				end++
 			}
 			break
 		}
-		if ok && (streetPrefix[string(lw)] || hasStreetEnding(lw)) {
+		if k&kStreetPrefix != 0 || (ok && hasStreetEnding(lw)) {
 			street = true
 		}
 		if q < n && s[q] == '.' {
