@@ -35,3 +35,27 @@ deny contains lib.denial("budget_exceeded", "the budget for this key is exhauste
 	b.limit > 0
 	b.remaining <= 0
 }
+
+# Budget hooks a profile may apply: while less than warn_below (a fraction,
+# default 0.1) of the budget remains, budget_headers reports what is left
+# and budget_downgrade names the cheaper model configured for this one.
+budget_cfg := object.get(data.ward.config.limits, "budget", {})
+
+budget_low if {
+	input.phase == "request"
+	b := input.tokens.budget
+	b.limit > 0
+	b.remaining > 0
+	b.remaining < b.limit * object.get(budget_cfg, "warn_below", 0.1)
+}
+
+budget_headers := {"x-ward-budget-remaining-usd": sprintf("%v", [round(input.tokens.budget.remaining * 100) / 100])} if budget_low
+
+default budget_headers := {}
+
+budget_downgrade := m if {
+	budget_low
+	m := object.get(budget_cfg, ["downgrade", input.model], "")
+	m != ""
+	m != input.model
+}

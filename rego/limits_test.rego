@@ -45,3 +45,38 @@ test_limits_only_at_request_phase if {
 	inp := object.union(req("cardiology", 999999, 0), {"phase": "response"})
 	count(limits.deny) == 0 with input as inp
 }
+
+budget_req(model, limit, remaining) := object.union(req("cardiology", 10, 0), {
+	"model": model,
+	"tokens": {"prompt_estimate": 10, "max_output": 0, "budget": {"limit": limit, "spent": limit - remaining, "remaining": remaining, "unit": "usd"}},
+})
+
+test_budget_low_warns_and_downgrades if {
+	inp := budget_req("gpt-4o", 500, 20)
+	limits.budget_low with input as inp
+	limits.budget_headers == {"x-ward-budget-remaining-usd": "20"} with input as inp
+	limits.budget_downgrade == "gpt-4o-mini" with input as inp
+		with data.ward.config.limits.budget as {"downgrade": {"gpt-4o": "gpt-4o-mini"}}
+	count(limits.deny) == 0 with input as inp
+}
+
+test_budget_not_low if {
+	inp := budget_req("gpt-4o", 500, 100)
+	not limits.budget_low with input as inp
+	limits.budget_headers == {} with input as inp
+	not limits.budget_downgrade with input as inp
+		with data.ward.config.limits.budget as {"downgrade": {"gpt-4o": "gpt-4o-mini"}}
+}
+
+test_budget_warn_threshold_from_data if {
+	inp := budget_req("gpt-4o", 500, 100)
+	limits.budget_low with input as inp with data.ward.config.limits.budget as {"warn_below": 0.25}
+}
+
+test_budget_no_downgrade_without_mapping if {
+	not limits.budget_downgrade with input as budget_req("o3", 500, 1)
+}
+
+test_budget_header_rounds_to_cents if {
+	limits.budget_headers == {"x-ward-budget-remaining-usd": "0.57"} with input as budget_req("gpt-4o", 500, 0.5691)
+}
