@@ -264,7 +264,7 @@ decision := {"allow": true} if {
 	if !strings.Contains(err.Error(), "deadline") {
 		t.Errorf("error does not say deadline: %v", err)
 	}
-	if took > 500*time.Millisecond {
+	if took > 3*time.Second { // unbounded, the loop runs for many seconds
 		t.Errorf("deadline not enforced: took %s", took)
 	}
 	if s := e.Status(); s.Timeouts != 1 || s.Errors != 1 {

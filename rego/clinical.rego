@@ -57,12 +57,15 @@ redact_types := output_types if input.phase in lib.response_phases
 
 default redact_types := set()
 
+# Each advice rule's regular expression runs only when one of its keywords
+# occurs in the output: substring checks are far cheaper than the regex.
 clinical_advice if {
 	patient_facing
 	input.phase in lib.response_phases
 	text := lower(input.output.text)
-	some p in cfg.advice_patterns
-	regex.match(p, text)
+	some r in cfg.advice_rules
+	count([k | some k in r.keywords; contains(text, k)]) > 0
+	regex.match(r.pattern, text)
 }
 
 deny contains lib.denial(
