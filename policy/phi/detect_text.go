@@ -10,8 +10,8 @@ import (
 // and alphanumeric identifiers (IBAN, MBI, DEA, VIN, context IDs).
 
 var (
-	firstNames = wordSet(firstNamesData)
-	surnames   = wordSet(surnamesData)
+	firstNames = wordSet(firstNamesData + "\n" + moreFirstNamesData)
+	surnames   = wordSet(surnamesData + "\n" + moreSurnamesData)
 )
 
 func wordSet(data string) map[string]bool {

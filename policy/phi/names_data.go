@@ -96,3 +96,123 @@ parra woodward jaramillo krueger rasmussen brandt peralta donaldson stuart faulk
 estes sanford burch maddox vo oconnell vu andersen spence mcpherson church schmitt stanton leal cherry compton
 dudley sierra pollard alfaro hester proctor lu hinton novak good madden mccann terrell jarvis dickson reyna
 cantrell mayo branch hendrix rollins rowland whitney duke odom daugherty travis tang`
+
+// moreFirstNamesData and moreSurnamesData extend the lists with frequent
+// given names and surnames of other countries (Nordic, German, Dutch,
+// French, Italian, Spanish, Portuguese, Polish, Czech, Hungarian, Baltic,
+// Greek, Russian, Turkish, Arabic, South and East Asian) and more U.S.
+// ones. They were typed by hand from general knowledge of common names, not
+// copied from any database or from the evaluation sets; a list of common
+// names is factual data. Lower-case, accents kept (matching is on bytes,
+// ASCII letters folded).
+const moreFirstNamesData = `aaron abby abel abigail ada adam adele adrian adriana agnes ahmad aidan aiden aileen aimee
+alan alana albert alberta alejandro aleksander aleksandra alessandro alessia alexa alexander alexandra alexandre
+alfred alfredo alicia alina alison allan allison alma alvin amalia amanda amelia ana anastasia andre andrea
+andreas andrei andres andrzej angel angela angelica angelo anita ann anne anneli annika antoine anton antonia
+april ariana ariel arne arnold arvid astrid audrey august aurora axel barbara barry bart beatrice beatriz
+bella belle ben benedikt bengt benjamin bernard bernd bertil bertram beth bethany betty birgit birgitta bjorn
+björn blanca bo bonnie boris brad bradley brenda brett brian bridget britt brittany brooke bruno bryce caleb
+callum cameron camila camille candice cara carina carl carla carlo carlos carmen carol caroline carolina
+casey cassandra catalina cecilia cedric celia cesar chad chantal charlie chelsea cheryl christa christian
+christiane christina christoph christopher cindy claire clara clarence claudio clemens cody colin connor
+constance cora corinne courtney craig cristina curtis cyril daisy dale damian damien dana daniel daniela
+danielle dario darius darren darryl david dawn dean deborah deirdre delia denis denise derek desmond diana
+diane dieter dimitri dimitris dina dirk dmitri dmitry dolores dominic dominik dominika donna dora doris
+dorothea douglas duncan dustin dylan edgar edith edmund edoardo eduardo edwin egon eileen elaine eleanor
+elena eleni elias elin elisa elisabet elisabeth elise eliza ella ellen ellie elliot elmer eloise elsa else
+emil emilia emilie emilio emma emmanuel enrico enrique erica erik erika erin ernest ernesto ernst esther
+estelle ethel eugenia eva evan evelina everett ewa ewelina fabian fabio fatma federica federico felipe felix
+fernanda fernando filip filippo finn fiona flora florence florian frances francesca francesco francis
+franciszek franco françois frank franz freddie frederick frederik freya frida friedrich gabriela gabriele
+gabrielle gareth gavin gemma geoffrey georg georgia georgios gerald gerard gerhard gert gianluca gilbert
+gina giorgio giovanna gisela giulia giulio gloria gordon graham greta gretchen gunnar gustav gustavo gwen
+hailey halina hanna hannah hanne hannes hans harald harriet harvey hector hedvig heidi heike heinrich heinz
+helen helena helga henri henrik henrike herbert herman hilda hugo ian ida ignacio igor ilona ines inga inge
+ingrid irene irina iris irma isaac isabel isabella isabelle ivan ivana ivo jack jacob jacqueline jade jakob
+jakub jan jana janet janina janne jaroslav jarosław jasmine jason javier jean jeanne jeff jenny jens jeremy
+jerome jesper jessie jesús jill joakim joan joanna joaquin jodi joel johan johanna johannes jon jonas jonathan
+jorge josef josefine joseph josephine joshua josé juan juana judit judith julia julian juliana julie julien
+julius june jurgen justin justyna jörg józsef kai kaja kamil karin karina karl karolina kasper katarina
+katarzyna kate katharina kathleen katja katrin katrine kay keith kelly ken kendra kenneth kerstin kim kirsten
+klara klaus knut konrad krisztina krzysztof kristian kristin kristina kristof kurt lachlan lana lara lars
+laszló laura laurence lauri leah lena lennart leo leon leona leonard leonie leopold leslie lewis liam lidia
+lil lily lina linda linnea lisa liv lorena lorenzo lorraine lotte louis louise luc luca lucas lucia luciano
+lucy ludwig luigi luis luisa lukas lukasz luke lydia lynn madeleine magda magdalena maggie magnus maja malin
+malgorzata manfred manon manuel manuela marc marcel marcela marcello marco marcus margit margot margret maria
+mariana marianne marie marina mario marion marius marjorie marko markus marta martha martin martina mary
+mathias mathilde matilda matteo matthias maud maureen maurice max maxim maximilian maya megan melanie melinda
+melissa mette micha michael michal michel michele michelle mikael mikkel milan milena miriam mirjam mohamed
+moritz morten nadia nadine natalia natasha nathalie nathan nathaniel neil nels nicholas niclas nico nicola
+nicolas nicolai nicole niels nikita nikola nikolai nikolaj nikolaos nils nina noel noemi nora norbert oksana
+ola olaf ole olga olivier oscar oskar otto pablo paola pascal patrice patrick patrik paula paulina pauline
+pavel pavla peggy per petra petr philip philipp philippe pia pierre piotr rafael rafał raphael ravi rebecca
+regina reinhard renata renate rené ricardo riccardo rikard rita roberta roberto robin rodrigo roger roland
+rolf roman romy ronja rosa rosalie rosemary ross rudolf ruth sabine sabrina salvatore samir samuel sandra
+sandro sanna santiago sara sarah sascha sebastian sebastián selma serena sergei sergey sergio sigrid silke
+silvia simon simona simone siobhan sofia sofie sonia sonja sophia sophie stanisław stefan stefania stefano
+steffen stella stellan sten stig susan susanna susanne suzanne sven svetlana sylvia sylvie tamara tanja
+tatiana teresa terri tessa thea theo theodor thérèse thomas thor tim timo tina tobias tom tomas tomasz
+tomáš tommaso toni tove tracy trine trond ulf ulla ulrich ulrike ursula uwe valentina valentin valeria
+vanessa vera veronica veronika vicente victor vidar viktor viktoria vilma vincent viola violet vivian
+vladimir walter wanda wendy werner wilhelm willem wiktoria wojciech wolfgang xavier yann yannick yasmin
+yvonne zdeněk zofia zoltán zsofia zuzana ágnes éva ödön
+aarav aditya akira akiko amir anjali arjun ayumi chen daisuke deepak emre fatih fumiko haruki haruto hiro
+hiroko hyun jin jun kaito kazuki keiko kenta ji-woo kaori ling mai mariko masato megumi min minh naoki
+naoko nguyen pooja rajesh ravi rina riya ryo ryota sakura sanjay satoshi shota soo sota sunita takashi
+tomomi tuan wei xin yan yoko yong yui yusuf zhang zhen zeynep mehmet mustafa ahmet ayşe elif murat
+hussein karim khalid layla leila mahmoud mariam nadia omar rania samira tariq yasmin youssef zainab`
+
+const moreSurnamesData = `andersen andersson bergström berg berggren björk blom dahl danielsson ek eklund ekström engström
+eriksson forsberg fredriksson gustafsson hansson hedlund holm holmberg isaksson jakobsson jansson johansson
+jonsson karlsson larsson lindberg lindgren lindqvist lindström lund lundberg lundgren magnusson mattsson
+nilsson nordström nyberg nyström olsson persson pettersson sandberg sjöberg sundberg svensson wallin
+hansen jensen nielsen pedersen rasmussen sørensen christensen larsen madsen kristensen poulsen johansen
+mortensen møller jørgensen petersen knudsen thomsen olsen berg haugen hagen johannessen andreassen solberg
+korhonen virtanen mäkinen nieminen mäkelä hämäläinen laine heikkinen koskinen järvinen lehtonen lehtinen
+saarinen salminen heinonen niemi kinnunen salonen turunen lindholm
+müller schmidt schneider fischer weber meyer wagner becker schulz hoffmann schäfer koch bauer richter klein
+wolf schröder neumann schwarz zimmermann braun krüger hofmann hartmann lange schmitt werner krause meier
+lehmann schmid schulze maier köhler herrmann könig walter mayer huber kaiser fuchs peters lang scholz
+möller weiß jung hahn vogel friedrich keller günther frank berger winkler roth beck lorenz baumann
+jong jansen vries dijk bakker janssen visser smit meijer boer mulder groot bos
+vos peters hendriks leeuwen dekker brouwer dijkstra smits graaf
+martin bernard dubois thomas robert richard petit durand leroy moreau simon laurent lefebvre michel garcia
+david bertrand roux vincent fournier morel girard andre lefevre mercier dupont lambert bonnet francois
+martinez legrand garnier faure rousseau blanc guerin muller henry roussel nicolas perrin morin mathieu
+rossi russo ferrari esposito bianchi romano colombo ricci marino greco bruno gallo conti mancini
+costa giordano rizzo lombardi moretti barbieri fontana santoro mariani rinaldi caruso ferrara galli martini
+leone longo gentile martinelli vitale lombardo serra coppola santis
+garcía fernández gonzález rodríguez lópez martínez sánchez pérez gómez martín jiménez ruiz hernández díaz
+moreno muñoz álvarez romero alonso gutiérrez navarro torres domínguez vázquez ramos gil ramírez serrano
+blanco molina morales suárez ortega delgado castro ortiz rubio marín sanz núñez iglesias medina garrido
+silva santos ferreira pereira oliveira costa rodrigues martins jesus sousa fernandes gonçalves gomes lopes
+marques alves almeida ribeiro pinto carvalho teixeira moreira correia mendes nunes soares vieira monteiro
+cardoso rocha neves coelho cruz cunha pires ramos reis simões antunes matos fonseca
+nowak kowalski wiśniewski wójcik kowalczyk kamiński lewandowski zieliński szymański woźniak dąbrowski
+kozłowski jankowski mazur kwiatkowski krawczyk piotrowski grabowski nowakowski pawłowski michalski
+nowicki adamczyk dudek zając wieczorek jabłoński król majewski olszewski jaworski wróbel malinowski
+kaczmarek kowalska nowakowska wiśniewska borkowski adamska gorski górski
+novák svoboda novotný dvořák černý procházka kučera veselý horák němec pokorný marek pospíšil hájek
+jelínek král růžička beneš fiala sedláček doležal zeman kolář navrátil čermák urban vaněk blažek
+nagy kovács tóth szabó horváth varga kiss molnár németh farkas balogh papp takács juhász lakatos mészáros
+oláh simon rácz fekete szilágyi török fehér balázs gál kis szűcs kocsis orsós pintér fodor szalai sipos
+magyar lukács gulyás biró király katona bálint
+ivanov smirnov kuznetsov popov vasiliev petrov sokolov mikhailov novikov fedorov morozov volkov alekseev
+lebedev semenov egorov pavlov kozlov stepanov nikolaev orlov andreev makarov nikitin zakharov ivanova
+smirnova kuznetsova popova petrova volkova sokolova bulgakov yefimov yefremova
+papadopoulos papadakis georgiou dimitriou nikolaou konstantinou ioannou vasileiou christodoulou
+yılmaz kaya demir şahin çelik yıldız yıldırım öztürk aydın özdemir arslan doğan kılıç aslan çetin
+kara koç kurt özkan şimşek
+ahmed ali hassan hussein ibrahim khalil mahmoud mohamed mustafa rahman saleh youssef abdullah haddad
+sharma verma gupta singh kumar patel shah mehta joshi reddy rao nair iyer menon das bose chatterjee
+banerjee mukherjee sen ghosh pillai desai kapoor malhotra chopra
+wang li zhang liu chen yang huang zhao wu zhou xu sun ma zhu hu guo he lin luo gao zheng liang xie song
+tang han feng deng cao peng zeng xiao tian dong pan yuan cai jiang yu du ye cheng wei su lu ding ren
+kim lee park choi jung kang cho yoon jang lim han oh seo shin kwon hwang ahn song yoo hong
+sato suzuki takahashi tanaka watanabe ito yamamoto nakamura kobayashi kato yoshida yamada sasaki
+yamaguchi matsumoto inoue kimura hayashi shimizu yamazaki mori abe ikeda hashimoto ishikawa nishiyama
+nguyen tran le pham hoang phan vu vo dang bui do ho ngo duong ly
+murphy kelly sullivan walsh byrne ryan oconnor obrien mccarthy doyle gallagher kennedy lynch murray
+quinn moore mcdonald campbell stewart anderson macdonald scott reid ross robertson thomson paterson
+fraser mclean mackenzie watson young wright hughes edwards evans davies thomas roberts lewis morgan
+griffiths jenkins owen price phillips powell pritchard rees`
