@@ -24,12 +24,13 @@ const gcraScript = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local allow = ARGV[1] == 'a'
+local cur = redis.call('MGET', unpack(KEYS))
 local newtat = {}
 local wait, denied = 0, 0
 for i = 1, #KEYS do
   local b = 2 + (i - 1) * 3
   local interval, tau, n = tonumber(ARGV[b]), tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2])
-  local tat = tonumber(redis.call('GET', KEYS[i]) or 0) or 0
+  local tat = tonumber(cur[i] or 0) or 0
   if tat < now then tat = now end
   newtat[i] = tat + n * interval
   if allow and n > 0 then

@@ -187,3 +187,16 @@ func BenchmarkRedisAllow(b *testing.B) {
 		client.Del(ctx, it.Key)
 	}
 }
+
+// BenchmarkRedisPing is the bare round trip to the same Redis, the floor
+// under BenchmarkRedisAllow on this machine.
+func BenchmarkRedisPing(b *testing.B) {
+	client := requireRedis(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := client.Ping(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
