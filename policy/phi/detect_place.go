@@ -811,7 +811,7 @@ func (st *state) placeLines(p int) int {
 	n := len(s)
 	if p+2 < n && s[p] == ',' && s[p+1] == ' ' {
 		if e := placeLine(s, p+2); e > p+2 {
-			st.add(ADDRESS, p+2, e, 0.75)
+			st.addPlaceLine(p+2, e)
 			p = e
 		}
 	}
@@ -834,10 +834,31 @@ func (st *state) placeLines(p int) int {
 		if e <= q {
 			return p
 		}
-		st.add(ADDRESS, q, e, 0.75)
+		st.addPlaceLine(q, e)
 		p = e
 	}
 	return p
+}
+
+// addPlaceLine reports the address line s[q:e]; a trailing postcode
+// ("Finland 80896", "Aalborg NO 9100") is its own finding, as a ZIP is its
+// own Safe Harbor element.
+func (st *state) addPlaceLine(q, e int) {
+	s := st.v.s
+	k := e
+	for k > q && isDigit(s[k-1]) {
+		k--
+	}
+	w := k
+	for w > q && (s[w-1] == ' ' || s[w-1] == ',') {
+		w--
+	}
+	if k < e && w > q && w < k && e-k >= 4 {
+		st.add(ADDRESS, q, w, 0.75)
+		st.add(ADDRESS, k, e, 0.75)
+		return
+	}
+	st.add(ADDRESS, q, e, 0.75)
 }
 
 // placeLine reads one line of an address block at p: place words, unit
