@@ -425,7 +425,8 @@ func personVerbStrong(s string, e int) bool {
 // had 6: Gaetane, Hannah, Anthony, Derek, Anna and Andrew.", "founders:
 // Kónya, Becker and Vasquez") of which at least half are listed names; each
 // item is a NAME. A list followed by an organisation word ("Davis, Reynolds
-// and Williamson Orchestra") is a company name. It returns the list end.
+// and Williamson Orchestra") is a company name and is skipped. It returns
+// the end of what it consumed, or -1.
 func (st *state) nameList(i, first int) int {
 	s := st.v.s
 	n := len(s)
@@ -458,7 +459,16 @@ func (st *state) nameList(i, first int) int {
 		if p < 0 {
 			break
 		}
-		if e = nameWordEnd(s, p); e < 0 || (e < n && s[e] == ' ' && upperAt(s, e+1)) {
+		if e = nameWordEnd(s, p); e < 0 {
+			return -1
+		}
+		if e < n && s[e] == ' ' && upperAt(s, e+1) {
+			// "…and Williamson Orchestra": a company name.
+			if q := nameWordEnd(s, e+1); q > 0 {
+				if lw, ok := lowerWord(lb[:], s[e+1:q]); ok && kindOf(lw)&kOrg != 0 {
+					return q
+				}
+			}
 			return -1
 		}
 	}
@@ -469,7 +479,7 @@ func (st *state) nameList(i, first int) int {
 	if last+1 < n && s[last] == ' ' {
 		if q := nameWordEnd(s, last+1); q > 0 {
 			if lw, ok := lowerWord(lb[:], s[last+1:q]); ok && kindOf(lw)&kOrg != 0 {
-				return -1
+				return q // a company: consume it, report nothing
 			}
 		}
 	}

@@ -180,6 +180,9 @@ func nameWordEnd(s string, p int) int {
 			}
 			q += sz
 		case (c == '\'' || c == '-') && q > p && q+1 < len(s) && isLetter(s[q+1]):
+			if c == '\'' && s[q+1] == 's' && (q+2 == len(s) || !isLetter(s[q+2])) {
+				return q // possessive: "Lemmens's", "Bell's"
+			}
 			q++
 		default:
 			return q

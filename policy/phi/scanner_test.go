@@ -192,7 +192,9 @@ func checkInvariants(t *testing.T, text string, fs []Finding) {
 
 func FuzzScan(f *testing.F) {
 	for _, s := range []string{"SSN 078-05-1123", "4111 1111 1111 1111", "::ffff:1.2.3.4", "Dr. John Smith",
-		"０７８－０５－１１２３", "GB82 WEST 1234 5698 7654 32", "a@b.co", "http://x.com/", "5-May-2021", "\xff1\u200b2"} {
+		"０７８－０５－１１２３", "GB82 WEST 1234 5698 7654 32", "a@b.co", "http://x.com/", "5-May-2021", "\xff1\u200b2",
+		"41086 Kiannonkatu 98\n Suite 464\n OULU\n Finland 80896", "Kevin, Ánna and Derek's", "Where: Ürümqi (X",
+		"10252 Μεγάλη Άμμος 184, ΠΑΦΟΣ", "flew to New Zealand on Monday in 1977", "A B. C D, E F and G Orchestra"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {

@@ -95,6 +95,7 @@ func FuzzStream(f *testing.F) {
 	f.Add("SSN 078-05-1123 and 4111 1111 1111 1111\n\nDr. John Smith", uint64(7))
 	f.Add("０７８－０５－１１２３\u200b", uint64(1))
 	f.Add(strings.Repeat("1 ", 100), uint64(3))
+	f.Add("Tomomi Nishiyama lives at 86036 Rua do Arenque 1634, Goiânia\n Suite 5\n OULU 80896", uint64(5))
 	s := MustNew(Options{MaxSegment: 64})
 	f.Fuzz(func(t *testing.T, text string, seed uint64) {
 		rng := rand.New(rand.NewPCG(seed, seed>>7))
