@@ -613,7 +613,7 @@ func TestEmbeddedExcludesTests(t *testing.T) {
 			t.Errorf("test module %s loaded into the serving policy", name)
 		}
 	}
-	if n != 7 {
-		t.Errorf("%d modules loaded, want the 7 library modules", n)
+	if n != 8 {
+		t.Errorf("%d modules loaded, want the 8 library modules", n)
 	}
 }

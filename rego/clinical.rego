@@ -5,6 +5,7 @@
 # diagnosis or dosing advice.
 package ward.clinical
 
+import data.ward.injection
 import data.ward.lib
 import data.ward.limits
 import data.ward.models
@@ -76,7 +77,7 @@ deny contains lib.denial(
 
 deny contains lib.denial("clinical_advice", cfg.advice_message, 403, 20) if clinical_advice
 
-denials := ((limits.deny | models.deny) | scope.deny) | deny
+denials := (((limits.deny | models.deny) | scope.deny) | injection.deny) | deny
 
 redact := [{"type": t, "mode": cfg.redact_mode} | some t in redact_types]
 
@@ -99,6 +100,8 @@ tags contains "phi_blocked" if count(blocked_types) > 0
 tags contains "baa" if baa
 
 tags contains "model_rerouted" if models.rerouted
+
+tags contains "injection_suspected" if injection.suspected
 
 tag_list := sort(tags)
 

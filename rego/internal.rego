@@ -2,12 +2,13 @@
 # scope apply; nothing is redacted and the audit keeps full content.
 package ward.internal
 
+import data.ward.injection
 import data.ward.lib
 import data.ward.limits
 import data.ward.models
 import data.ward.scope
 
-denials := limits.deny | models.deny | scope.deny
+denials := ((limits.deny | models.deny) | scope.deny) | injection.deny
 
 default tags := ["internal"]
 
