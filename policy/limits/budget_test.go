@@ -265,3 +265,47 @@ func uuidV4() string {
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
+
+// TestBudgetsRunSyncsInBackground: Run pushes spend on its ticker and once
+// more when it stops, and reports failures.
+func TestBudgetsRunSyncsInBackground(t *testing.T) {
+	client := requireRedis(t)
+	p := testPrefix(t)
+	b, _ := NewBudgets(BudgetConfig{Limits: map[string]int64{"*": 1_000_000}, Shared: NewRedisSpend(client, p),
+		Recon: &fakeRecon{err: errors.New("clickhouse down")}})
+	start, _ := b.cfg.Period.Bounds(time.Now())
+	key := p + "budget:{a}:" + periodKey(start)
+	defer client.Del(context.Background(), key)
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan string, 16)
+	done := make(chan struct{})
+	go func() {
+		b.Run(ctx, 5*time.Millisecond, time.Hour, func(op string, err error) {
+			select {
+			case errs <- op:
+			default:
+			}
+		})
+		close(done)
+	}()
+	b.Charge("a", 123)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if v, _ := client.Get(context.Background(), key).Int64(); v == 123 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("spend never reached Redis")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.Charge("a", 7)
+	cancel()
+	<-done
+	if v, _ := client.Get(context.Background(), key).Int64(); v != 130 {
+		t.Fatalf("final sync on stop: %d, want 130", v)
+	}
+	if op := <-errs; op != "reconcile" {
+		t.Fatalf("reported %q, want the failed startup reconcile", op)
+	}
+}

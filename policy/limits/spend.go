@@ -66,7 +66,11 @@ func (r *RedisSpend) Sync(ctx context.Context, period string, ttl time.Duration,
 	}
 	out := make(map[string]int64, len(incr)+len(get))
 	for team, c := range incr {
-		out[team] = c.Val()
+		v, err := c.Result()
+		if err != nil {
+			return nil, fmt.Errorf("redis: budget of %q: %w", team, err)
+		}
+		out[team] = v
 	}
 	for team, c := range get {
 		v, err := c.Int64()
