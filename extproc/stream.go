@@ -312,6 +312,9 @@ func (g *streamGuard) consume(ev *llm.SSEEvent) error {
 	}
 	d0 := len(g.deltas)
 	now := g.w.now()
+	// A chat chunk may carry the last delta and finish_reason together:
+	// the choice's held text must go out in this very event.
+	finishing := g.w.ix.Endpoint == llm.EndpointChatCompletions && bytes.Contains(ev.Data, finishReason)
 	for _, d := range ch.Deltas {
 		sd := streamDelta{span: llm.Edit{Start: d.Start, End: d.End}, orig: d.Text, rel: -1}
 		switch d.Kind {
@@ -323,7 +326,7 @@ func (g *streamGuard) consume(ev *llm.SSEEvent) error {
 			}
 			k.orig = append(k.orig, d.Text...)
 			text, fs := k.write(d.Text)
-			if g.holdMs > 0 && len(k.orig) > k.rel+len(text) && now.Sub(k.since) > g.holdMs {
+			if k.sc != nil && len(k.orig) > k.rel+len(text) && (finishing || g.holdMs > 0 && now.Sub(k.since) > g.holdMs) {
 				t2, f2 := k.sc.Flush()
 				text, fs = g.joinFlush(text, fs, t2, f2)
 			}
@@ -344,6 +347,8 @@ func (g *streamGuard) consume(ev *llm.SSEEvent) error {
 	g.pieces = append(g.pieces, streamPiece{ev: *ev, d0: d0, d1: len(g.deltas), flush: -1})
 	return nil
 }
+
+var finishReason = []byte(`"finish_reason":"`)
 
 // closes reports whether ev ends text (finish, block stop, done, error, a
 // final repeat of the text): held text is flushed before it goes out.

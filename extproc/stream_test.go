@@ -267,3 +267,21 @@ func BenchmarkStreamGuard(b *testing.B) {
 		})
 	}
 }
+
+// TestStreamGuardFinishInLastDelta: when the last delta and finish_reason
+// share a chunk, the held text goes out in that chunk, not after it.
+func TestStreamGuardFinishInLastDelta(t *testing.T) {
+	p := guardedPipeline(t, true)
+	stream := `data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":"Reach her "},"finish_reason":null}]}` + "\n\n" +
+		`data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"at 617-555-0142."},"finish_reason":"stop"}]}` + "\n\n" +
+		"data: [DONE]\n\n"
+	proc := openStream(t, p)
+	out := feed(t, proc, []byte(stream), 5)
+	proc.Close(context.Background(), nil)
+	want := `data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}` + "\n\n" +
+		`data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Reach her at [PHONE]."},"finish_reason":"stop"}]}` + "\n\n" +
+		"data: [DONE]\n\n"
+	if string(out) != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+}
