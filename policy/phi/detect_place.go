@@ -233,10 +233,23 @@ func (st *state) capitalised(i int) int {
 	// Fast path: a capitalised word starting a sentence and followed by a
 	// lower-case word ("Denies chest pain", "Troponin negative") is a name
 	// only before a verb such as "is", "had", "shouted".
-	if e0+1 < n && s[e0] == ' ' && isLower(s[e0+1]) && sentenceStart(s, i) && !afterColon(s, i) && !personVerbAfter(s, e0) {
+	var lb, pb [16]byte
+	if e0+1 < n && s[e0] == ' ' && isLower(s[e0+1]) && sentenceStart(s, i) && !afterColon(s, i) {
+		if !personVerbAfter(s, e0) {
+			return e0
+		}
+		if lw, ok := lowerWord(lb[:], s[i:e0]); !ok || kindOf(lw)&(kNotName|kCommon|kVocab|kOrg) != 0 {
+			return e0 // "What is", "There was"
+		}
+	}
+	// An all-caps ASCII word (SSN, DOB, IBAN, OSLO) is never part of a
+	// name here; it can only be a place after a cue.
+	if e0-i > 1 && allUpperASCII(s[i:e0]) {
+		if e := st.place(i); e > 0 {
+			return e
+		}
 		return e0
 	}
-	var lb, pb [16]byte
 	if e := st.place(i); e > 0 {
 		return e
 	}
@@ -496,6 +509,15 @@ func hasNonASCII(s string) bool {
 		}
 	}
 	return false
+}
+
+func allUpperASCII(w string) bool {
+	for i := 0; i < len(w); i++ {
+		if !isUpper(w[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // skipBack returns i moved back over spaces.
