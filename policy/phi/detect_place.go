@@ -76,6 +76,10 @@ happy birthday christmas easter thanksgiving holiday holidays season summer wint
 mr mrs ms dr prof sir madam miss lady gentleman professor captain general president senator judge
 southern northern eastern western central mission statement awarded`)
 
+// placePrefix are words that begin place names.
+var placePrefix = wordSet(`port porto puerto cite cité san santa santo são saint sankt sainte bad nueva nuevo villa
+ciudad fort lake mount monte isla ilha vila`)
+
 // placeVerbs precede "to/from/in/at <Place>" in statements about where
 // someone lives, was born or travels.
 var placeVerbs = wordSet(`flew fly flying moved move moving here up based lives live living lived located
@@ -120,7 +124,8 @@ const (
 	kStreetPrefix
 	kPersonCue
 	kPlaceVerb
-	kCountry // a country name, or the first word of a two-word one
+	kCountry     // a country name, or the first word of a two-word one
+	kPlacePrefix // starts a place name: "Port Paien", "San Mateo"
 )
 
 var lexicon = func() map[string]uint16 {
@@ -130,7 +135,8 @@ var lexicon = func() map[string]uint16 {
 		kind uint16
 	}{{notName, kNotName}, {orgWords, kOrg}, {vocab, kVocab}, {commonCap, kCommon}, {firstNames, kFirst},
 		{surnames, kSurname}, {streetSuffix, kStreetSuffix}, {streetPrefix, kStreetPrefix},
-		{personCue, kPersonCue}, {placeVerbs, kPlaceVerb}, {countries, kCountry}, {countryFirst, kCountry}} {
+		{personCue, kPersonCue}, {placeVerbs, kPlaceVerb}, {countries, kCountry}, {countryFirst, kCountry},
+		{placePrefix, kPlacePrefix}} {
 		for w := range x.set {
 			m[w] |= x.kind
 		}
@@ -255,7 +261,7 @@ func (st *state) capitalised(i int) int {
 	}
 	// Read up to four words: capitalised name words and middle initials.
 	p, end, words, initials := i, -1, 0, 0
-	listed, nonASCII, org, street := false, false, false, false
+	listed, nonASCII, org, street, place := false, false, false, false, false
 	for words+initials < 4 {
 		q := nameWordEnd(s, p)
 		if q < 0 {
@@ -297,6 +303,14 @@ func (st *state) capitalised(i int) int {
 			}
 			if ok && strings.Contains(string(lw), "'") && !isUpper(s[min(p+2, q-1)]) && q-p-strings.IndexByte(string(lw), '\'') <= 3 {
 				break // "You're", "Don't"
+			}
+			if words > 0 && k&kCountry != 0 && countries[string(lw)] {
+				// "Moosleerau Switzerland": a place and its country.
+				st.add(ADDRESS, i, q, 0.6)
+				return q
+			}
+			if words == 0 && k&kPlacePrefix != 0 && q+1 < n && s[q] == ' ' && upperAt(s, q+1) {
+				place = true // "Port Paien", "Cite Merzgui", "São Tiago"
 			}
 			if k&(kNotName|kOrg|kVocab) != 0 {
 				org = org || k&kOrg != 0
@@ -341,6 +355,10 @@ func (st *state) capitalised(i int) int {
 		return e
 	}
 	if org || street {
+		return end
+	}
+	if place && words >= 2 {
+		st.add(ADDRESS, i, end, 0.6)
 		return end
 	}
 	// Trim a trailing initial.
@@ -487,6 +505,20 @@ func (st *state) nameList(i, first int) int {
 	}
 	if items < 3 || listed*2 < items {
 		return -1
+	}
+	// "Jones, Mitchell and Williams" after "at"/"from" or on its own line,
+	// all surnames: a firm. A list after a colon is a list of people.
+	if c := skipBack(s, i); !(c > 0 && s[c-1] == ':') && items == 3 {
+		firm := true
+		for k := 0; k < items; k++ {
+			lw, ok := lowerWord(lb[:], s[starts[k]:ends[k]])
+			if !ok || kindOf(lw)&(kSurname|kFirst) != kSurname {
+				firm = false
+			}
+		}
+		if firm {
+			return ends[items-1]
+		}
 	}
 	last := ends[items-1]
 	if last+1 < n && s[last] == ' ' {
