@@ -394,11 +394,18 @@ func (st *state) capitalised(i int) int {
 			return end
 		}
 		st.add(NAME, i, end, sc)
-	case article || k&kCommon != 0:
+	case article:
 		// "the Christiansen novel": could be either; not a cue.
 	case pw != nil && kindOf(pw)&kPersonCue != 0 && !start:
 		// "says Hartvigsson", "named him Frank", "call me Csanád".
 		st.add(NAME, i, first, 0.6)
+	case k&kCommon != 0:
+	case possessivePerson(s, first):
+		// "Matej's address", "Franciska's kid".
+		st.add(NAME, i, first, 0.6)
+	case start && vocative(s, first) && !(len(lw) > 2 && string(lw[len(lw)-2:]) == "ly"):
+		// "Leif, can I please speak to your boss?"
+		st.add(NAME, i, first, 0.55)
 	case start && personVerbAfter(s, first) && (isListed || nonASCII || personVerbStrong(s, first)):
 		// "Kevin had given…", "Nora is very reliable", "Mehrudin shouted".
 		st.add(NAME, i, first, 0.55)
@@ -419,6 +426,61 @@ func (st *state) capitalised(i int) int {
 // "says Joly", "named him Frank", "call me Csanád", "my kid Lukas".
 var personCue = wordSet(`says said asked told tells wrote writes him her me kid child son daughter brother sister
 friend husband wife boyfriend girlfriend partner colleague boss mr mrs ms dear hi hello hey thanks thank`)
+
+// pluralPersonVerb reports a verb after a pair of names: "Marrero and
+// Murphy were precision engineers".
+func pluralPersonVerb(s string, e int) bool {
+	if e+1 >= len(s) || s[e] != ' ' {
+		return false
+	}
+	k := e + 1
+	for k < len(s) && isLower(s[k]) && k-e < 10 {
+		k++
+	}
+	switch s[e+1 : k] {
+	case "were", "are", "have", "had", "met", "married", "said", "went", "founded", "wrote":
+		return true
+	}
+	return false
+}
+
+// possessivePerson reports "'s" and a word for a person's belongings or
+// relations after e: "Matej's address", "Asya's kid".
+func possessivePerson(s string, e int) bool {
+	if e+3 >= len(s) || s[e] != '\'' || s[e+1] != 's' || s[e+2] != ' ' {
+		return false
+	}
+	q := e + 3
+	k := q
+	for k < len(s) && isLower(s[k]) && k-q < 12 {
+		k++
+	}
+	switch s[q:k] {
+	case "address", "kid", "kids", "child", "children", "wife", "husband", "mother", "father", "son", "daughter",
+		"brother", "sister", "family", "house", "home", "car", "phone", "email", "birthday", "friend", "friends",
+		"boss", "office", "account", "number", "parents", "partner", "killers", "death", "funeral", "room":
+		return true
+	}
+	return false
+}
+
+// vocative reports ", " and a word that opens a request after e: "Leif,
+// can I…", "Danial, could you…".
+func vocative(s string, e int) bool {
+	if e+2 >= len(s) || s[e] != ',' || s[e+1] != ' ' {
+		return false
+	}
+	q := e + 2
+	k := q
+	for k < len(s) && isLetter(s[k]) && k-q < 8 {
+		k++
+	}
+	switch s[q:k] {
+	case "can", "could", "would", "will", "please", "I", "you", "we":
+		return true
+	}
+	return false
+}
 
 // personVerbAfter reports a verb that usually follows a person's name at
 // the start of a sentence: "Kevin had given", "Scott is a very…".
@@ -503,7 +565,7 @@ func (st *state) nameList(i, first int) int {
 			return -1
 		}
 	}
-	if items < 3 || listed*2 < items {
+	if items < 2 || listed*2 < items || (items == 2 && !pluralPersonVerb(s, ends[1])) {
 		return -1
 	}
 	// "Jones, Mitchell and Williams" after "at"/"from" or on its own line,
