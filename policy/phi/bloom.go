@@ -37,7 +37,7 @@ func init() {
 		patient pt signed signature sincerely regards attending physician surgeon provider referred mother father
 		wife husband son daughter spouse guardian by from to user customer client author attn attention recipient sender cc apt apartment suite ste box dear hi hello thanks i jan january feb february mar march apr april may jun june jul
 		july aug august sep sept september oct october nov november dec december
-		monday tuesday wednesday thursday friday saturday sunday`)...)
+		monday tuesday wednesday thursday friday saturday sunday corner`)...)
 	for w := range firstNames {
 		mark(wfFirst, w)
 	}

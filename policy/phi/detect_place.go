@@ -1030,3 +1030,63 @@ func placeLine(s string, p int) int {
 	}
 	return e
 }
+
+// corner reports an intersection, "corner of Beiteveien 2 and Sieda Radial",
+// as one ADDRESS (0.75, above the street rules it contains). j is the end
+// of the word "corner".
+func (st *state) corner(j int) int {
+	s := st.v.s
+	n := len(s)
+	if !hasPrefixFold(s[j:], " of ") {
+		return -1
+	}
+	p := j + 4
+	if p >= n || !(upperAt(s, p) || isDigit(s[p])) {
+		return -1
+	}
+	and, end, afterAnd := false, -1, 0
+	for q := p; q < n && q-p < 96; {
+		c := s[q]
+		switch {
+		case c == '\n' || c == ',' || c == '?' || c == '!' || c == ';' || c == '"':
+			q = n
+			continue
+		case c == '.' && (q+1 >= n || s[q+1] == ' ' || s[q+1] == '\n'):
+			end = q + 1 // "St." or "39." ends a word; after "and <street>" it ends the address
+			if afterAnd > 0 {
+				q = n
+				continue
+			}
+			q++
+			continue
+		case c == ' ':
+			if hasPrefixFold(s[q:], " and ") {
+				and = true
+				q += 5
+				continue
+			}
+			q++
+			continue
+		}
+		e := letterWordEnd(s, q)
+		if e == q {
+			e = q + 1
+			for e < n && isAlnum(s[e]) {
+				e++
+			}
+		}
+		end = e
+		q = e
+		if and {
+			afterAnd++
+		}
+	}
+	if !and || afterAnd == 0 || end <= p {
+		return -1
+	}
+	for end > p && (s[end-1] == ' ') {
+		end--
+	}
+	st.add(ADDRESS, p, end, 0.75)
+	return end
+}

@@ -90,6 +90,11 @@ func (st *state) word(i, j int) int {
 			st.add(DATE, i, j, 0.6)
 		}
 		return j
+	case "corner":
+		if e := st.corner(j); e > 0 {
+			return e
+		}
+		return j
 	case "apt", "apartment", "suite", "ste", "box":
 		if isUpper(s[i]) {
 			if e := st.unit(i, j); e > 0 {

@@ -33,7 +33,9 @@ func TestNamesPlacesStreets(t *testing.T) {
 		{"Tilly Nicholson lives at 10252 Μεγάλη Άμμος 184, ΠΑΦΟΣ", []string{"ADDRESS 10252 Μεγάλη Άμμος 184", "ADDRESS ΠΑΦΟΣ"}, []string{"NAME Μεγάλη Άμμος"}},
 		{"Billing: 3482 Via Franscini 71 Suite 838\n   Tujetsch\n    7188", []string{"ADDRESS 3482 Via Franscini 71", "ADDRESS Suite 838", "ADDRESS Tujetsch", "ADDRESS 7188"}, nil},
 		{"41086 Kiannonkatu 98\n Suite 464\n OULU\n Finland 80896", []string{"ADDRESS 41086 Kiannonkatu 98", "ADDRESS OULU", "ADDRESS Finland", "ADDRESS 80896"}, nil},
-		{"at the corner of Beiteveien 2 and Sieda Radial", []string{"ADDRESS Beiteveien 2", "ADDRESS Sieda Radial"}, nil},
+		{"at the corner of Beiteveien 2 and Sieda Radial", []string{"ADDRESS Beiteveien 2 and Sieda Radial"}, nil},
+		{"Meet me at the corner of 11 Botley Road St. and Herceg Gateway St. Then call.", []string{"ADDRESS 11 Botley Road St. and Herceg Gateway St."}, nil},
+		{"the corner of the room", nil, []string{"ADDRESS"}},
 		{"Title VII of the Civil Rights Act of 2001 protects", []string{"DATE 2001"}, nil},
 		{"During 1971, the firm invested", []string{"DATE 1971"}, nil},
 		// Not names, places or dates.
