@@ -389,8 +389,7 @@ func (w *wardProcessor) requestPhase(ctx context.Context, body []byte, m *mutati
 		if l, ok := d.(Limiter); ok {
 			if dec, ok := l.Check(ctx, ix); !ok {
 				ix.RequestDecision = &dec
-				return w.denyWith(ctx, orZero(dec.Status, http.StatusTooManyRequests), orDefault(dec.ReasonCode, "rate_limit_exceeded"),
-					orDefault(dec.ReasonMessage, "rate limit exceeded"), dec.Headers)
+				return w.denyDecision(ctx, dec, http.StatusTooManyRequests, "rate_limit_exceeded", "rate limit exceeded")
 			}
 		}
 	}
@@ -400,11 +399,7 @@ func (w *wardProcessor) requestPhase(ctx context.Context, body []byte, m *mutati
 	}
 	ix.RequestDecision = &dec
 	if !dec.Allow {
-		status := dec.Status
-		if status == 0 {
-			status = http.StatusForbidden
-		}
-		return w.deny(ctx, status, orDefault(dec.ReasonCode, "policy_denied"), orDefault(dec.ReasonMessage, "request denied by policy"))
+		return w.denyDecision(ctx, dec, http.StatusForbidden, "policy_denied", "request denied by policy")
 	}
 	if err := w.applyRequestDecision(dec, m); err != nil {
 		ix.Err = err
@@ -474,13 +469,7 @@ func (w *wardProcessor) applyRequestDecision(dec Decision, m *mutation) error {
 		m.setHeader(config.HeaderModel, ix.ModelRouted)
 		ix.rerouted = true // Envoy may route on the model header too
 	}
-	for k, v := range dec.Headers {
-		k = strings.ToLower(k)
-		if strings.HasPrefix(k, ":") || k == "host" || strings.HasPrefix(k, config.HeaderPrefix) {
-			continue // policy may not touch routing pseudo-headers or Ward's identity
-		}
-		m.setHeader(k, v)
-	}
+	setPolicyHeaders(m, dec.Headers)
 	for _, mu := range w.p.Mutators {
 		nb, err := mu.MutateRequest(ix, body)
 		if err != nil {
@@ -574,6 +563,9 @@ func (w *wardProcessor) ResponseHeaders(ctx context.Context, hm *extprocv3.HttpH
 			decision = "redact"
 		}
 		m.setHeader(config.HeaderDecision, decision)
+		// The policy's headers (e.g. x-ward-redacted, a budget warning)
+		// reach the caller too, not only the provider.
+		setPolicyHeaders(m, ix.RequestDecision.Headers)
 	}
 	var mode *filterv3.ProcessingMode
 	inspect := config.Enabled(ix.Profile.InspectResponse, true) && !ix.Unparsed
@@ -676,11 +668,7 @@ func (w *wardProcessor) responsePhase(ctx context.Context, body []byte) *extproc
 	}
 	ix.ResponseDecision = &dec
 	if !dec.Allow {
-		status := dec.Status
-		if status == 0 {
-			status = http.StatusForbidden
-		}
-		return w.deny(ctx, status, orDefault(dec.ReasonCode, "policy_denied"), orDefault(dec.ReasonMessage, "response withheld by policy"))
+		return w.denyDecision(ctx, dec, http.StatusForbidden, "policy_denied", "response withheld by policy")
 	}
 	if len(dec.Redact) == 0 || len(ix.OutputFindings) == 0 {
 		return pass
@@ -729,12 +717,17 @@ func (w *wardProcessor) denyWith(ctx context.Context, status int, code, message 
 		config.HeaderEventID:  ix.EventID,
 	}
 	for k, v := range extra {
-		k = strings.ToLower(k)
-		if !strings.HasPrefix(k, ":") && !strings.HasPrefix(k, config.HeaderPrefix) && k != "content-type" {
+		if k = strings.ToLower(k); !strings.HasPrefix(k, ":") && !reservedHeaders[k] {
 			hdrs[k] = v
 		}
 	}
 	return immediate(status, body, hdrs, "ward_"+code)
+}
+
+// denyDecision ends the exchange for a decision that denies, filling what
+// the decision left out with the phase's defaults.
+func (w *wardProcessor) denyDecision(ctx context.Context, dec Decision, status int, code, message string) *extprocv3.ProcessingResponse {
+	return w.denyWith(ctx, orZero(dec.Status, status), orDefault(dec.ReasonCode, code), orDefault(dec.ReasonMessage, message), dec.Headers)
 }
 
 // finish completes the interaction and hands it to the recorder, once.
@@ -802,6 +795,26 @@ func (w *wardProcessor) Close(ctx context.Context, streamErr error) {
 }
 
 // ---- helpers ---------------------------------------------------------
+
+// setPolicyHeaders applies the headers a policy decision asks for. Policy
+// may not set pseudo-headers, host, framing headers or the identity and
+// routing headers Ward asserts itself.
+func setPolicyHeaders(m *mutation, hs map[string]string) {
+	for k, v := range hs {
+		k = strings.ToLower(k)
+		if strings.HasPrefix(k, ":") || reservedHeaders[k] {
+			continue
+		}
+		m.setHeader(k, v)
+	}
+}
+
+var reservedHeaders = map[string]bool{
+	"host": true, "content-length": true, "content-type": true, "content-encoding": true, "transfer-encoding": true,
+	"authorization": true, "x-api-key": true, "api-key": true,
+	config.HeaderTeam: true, config.HeaderApp: true, config.HeaderKeyID: true, config.HeaderProvider: true,
+	config.HeaderModel: true, config.HeaderProfile: true, config.HeaderDecision: true, config.HeaderEventID: true,
+}
 
 func guessDialect(path string, h headers) llm.Provider {
 	if h.get("anthropic-version") != "" || strings.Contains(path, "/anthropic/") {

@@ -67,6 +67,9 @@ func TestClinicalRedactsPHIBeforeTheProvider(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
+	if resp.Header.Get("x-ward-decision") != "redact" || !strings.Contains(resp.Header.Get("x-ward-redacted"), "PHONE") {
+		t.Fatalf("the caller should learn what was redacted: decision %q redacted %q", resp.Header.Get("x-ward-decision"), resp.Header.Get("x-ward-redacted"))
+	}
 	got := string(s.Provider.Requests()[0].Body)
 	for _, leaked := range []string{"Maria Garcia", "03/14/1961", "617-555-0142"} {
 		if strings.Contains(got, leaked) {
