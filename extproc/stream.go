@@ -194,7 +194,9 @@ func (g *streamGuard) follow(in []byte, eos bool) {
 	for {
 		ev, ok, err := g.dec.Next()
 		if err == nil && ok {
-			g.w.ix.StreamEvents++
+			if ev.HasData {
+				g.w.ix.StreamEvents++
+			}
 			_, err = g.asm.Consume(&ev)
 		}
 		if err != nil {
@@ -302,7 +304,9 @@ func (g *streamGuard) consume(ev *llm.SSEEvent) error {
 	if err != nil {
 		return err
 	}
-	g.w.ix.StreamEvents++
+	if ev.HasData {
+		g.w.ix.StreamEvents++
+	}
 	switch {
 	case ch.Kind == llm.StreamEmpty || ch.Kind == llm.StreamUnknown:
 		g.pieces = append(g.pieces, streamPiece{ev: *ev, raw: true, flush: -1})
