@@ -32,10 +32,9 @@ func (st *state) number(i, j int) int {
 	}
 	st.age(i, j)
 	st.year(i, j)
-	k := len(st.cands)
-	st.address(i, j)
-	street := -1
-	if len(st.cands) == k {
+	// A street is not re-read word by word as names: skip past it.
+	street := st.address(i, j)
+	if street < 0 {
 		street = st.streetNum(i, j)
 	}
 	st.runs(i)

@@ -251,12 +251,13 @@ func (st *state) capitalised(i int) int {
 	// An all-caps ASCII word (SSN, DOB, IBAN, OSLO) is never part of a
 	// name here; it can only be a place after a cue.
 	if e0-i > 1 && allUpperASCII(s[i:e0]) {
-		if e := st.place(i); e > 0 {
+		if e := st.place(i, false); e > 0 {
 			return e
 		}
 		return e0
 	}
-	if e := st.place(i); e > 0 {
+	lw0, _ := lowerWord(lb[:], s[i:e0])
+	if e := st.place(i, kindOf(lw0)&kCountry != 0); e > 0 {
 		return e
 	}
 	// Read up to four words: capitalised name words and middle initials.
@@ -735,8 +736,9 @@ func eponym(s string, e int) bool {
 
 // place reports a place name after a residence or travel cue: "flew to
 // Loeches", "grew up in Remniku", "moved here from New Zealand",
-// "Where: Erwetegem Country Club".
-func (st *state) place(i int) int {
+// "Where: Erwetegem Country Club", and, if country is set, a country name
+// without a cue.
+func (st *state) place(i int, country bool) int {
 	s := st.v.s
 	var b1, b2 [16]byte
 	w1, k := prevWord(s, i, b1[:])
@@ -760,6 +762,9 @@ func (st *state) place(i int) int {
 		}
 	}
 	if !ok {
+		if !country {
+			return -1
+		}
 		return st.country(i)
 	}
 	e, words := i, 0

@@ -371,12 +371,13 @@ camp canyon cape centers fields fwy expy tpke hl hts jct mnr pt rdg sta trce tra
 
 var unitWords = wordSet(`apt apartment suite ste unit room rm floor fl bldg building`)
 
-// address: "123 Main Street, Apt 4, Springfield, IL".
-func (st *state) address(i, j int) {
+// address: "123 Main Street, Apt 4, Springfield, IL". It returns the end,
+// or -1.
+func (st *state) address(i, j int) int {
 	s := st.v.s
 	n := len(s)
 	if j-i > 6 || j+2 >= n || s[j] != ' ' || !isUpper(s[j+1]) {
-		return
+		return -1
 	}
 	p := j + 1
 	end := -1
@@ -406,7 +407,7 @@ func (st *state) address(i, j int) {
 		p = q + 1
 	}
 	if end < 0 {
-		return
+		return -1
 	}
 	// Unit: ", Apt 4B", " #12", or on the next line.
 	q := end
@@ -464,6 +465,7 @@ func (st *state) address(i, j int) {
 	}
 	st.add(ADDRESS, i, end, 0.8)
 	st.placeLines(end)
+	return end
 }
 
 // ---- mixed letter/digit tokens ----
