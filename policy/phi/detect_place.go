@@ -251,6 +251,9 @@ func (st *state) capitalised(i int) int {
 	// An all-caps ASCII word (SSN, DOB, IBAN, OSLO) is never part of a
 	// name here; it can only be a place after a cue.
 	if e0-i > 1 && allUpperASCII(s[i:e0]) {
+		if e := st.ship(i, e0); e > 0 {
+			return e
+		}
 		if e := st.place(i, false); e > 0 {
 			return e
 		}
@@ -885,7 +888,7 @@ func (st *state) streetNum(i, j int) int {
 			if !upperAt(s, p) && k&kStreetPrefix == 0 {
 				return -1
 			}
-			if k&(kNotName|kStreetPrefix) == kNotName {
+			if k&(kNotName|kStreetPrefix) == kNotName || (ok && (unitWords[string(lw)] || string(lw) == "box")) {
 				return -1
 			}
 		}
@@ -1094,4 +1097,32 @@ func (st *state) corner(j int) int {
 	}
 	st.add(ADDRESS, p, end, 0.75)
 	return end
+}
+
+// ship reports a military ship address, "USNS Lopez\nFPO AE 44941", as
+// one ADDRESS; e0 is the end of the first word.
+func (st *state) ship(i, e0 int) int {
+	s := st.v.s
+	switch s[i:e0] {
+	case "USNS", "USNV", "USS", "USCGC":
+	default:
+		return -1
+	}
+	e := e0
+	for words := 0; words < 3 && e+1 < len(s) && s[e] == ' '; words++ {
+		q := nameWordEnd(s, e+1)
+		if q < 0 {
+			break
+		}
+		e = q
+	}
+	if e == e0 {
+		return -1
+	}
+	m := militaryLine(s, e)
+	if m < 0 {
+		return -1
+	}
+	st.add(ADDRESS, i, m, 0.75)
+	return m
 }

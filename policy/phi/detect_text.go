@@ -144,16 +144,47 @@ func (st *state) unit(i, j int) int {
 			for q > 0 && isDigit(s[q-1]) {
 				q--
 			}
-			if q < k && q >= 4 && s[q-4:q] == "PSC " {
+			if q < k && q >= 4 && (s[q-4:q] == "PSC " || s[q-4:q] == "CMR ") {
 				start = q - 4
+			} else if q < k && q >= 5 && s[q-5:q] == "Unit " {
+				start = q - 5
 			} else {
 				return -1 // a bare "Box 12" is too common
 			}
 		}
 	}
+	if m := militaryLine(s, e); m > 0 {
+		// "PSC 3294, Box 9168\nAPO AA 61487": one military address.
+		st.add(ADDRESS, start, m, 0.75)
+		return m
+	}
 	st.add(ADDRESS, start, e, 0.6)
 	st.placeLines(e)
 	return e
+}
+
+// militaryLine returns the end of an "APO AA 61487" line (APO/FPO/DPO, a
+// two-letter military state and a ZIP) on the line after e, or -1.
+func militaryLine(s string, e int) int {
+	p := e
+	for p < len(s) && (s[p] == ' ' || s[p] == ',') {
+		p++
+	}
+	if p >= len(s) || s[p] != '\n' {
+		return -1
+	}
+	p = skipSpaces(s, p+1)
+	if p+12 > len(s) || s[p+1] != 'P' || s[p+2] != 'O' || s[p+3] != ' ' || (s[p] != 'A' && s[p] != 'F' && s[p] != 'D') {
+		return -1
+	}
+	if st := s[p+4 : p+6]; st != "AA" && st != "AE" && st != "AP" || s[p+6] != ' ' {
+		return -1
+	}
+	z := readDigits(s, p+7, 6)
+	if z-p-7 != 5 || !endOK(s, z) {
+		return -1
+	}
+	return z
 }
 
 // nameWordEnd returns the end of a capitalised name word at p (letters,

@@ -36,6 +36,9 @@ func TestNamesPlacesStreets(t *testing.T) {
 		{"at the corner of Beiteveien 2 and Sieda Radial", []string{"ADDRESS Beiteveien 2 and Sieda Radial"}, nil},
 		{"Meet me at the corner of 11 Botley Road St. and Herceg Gateway St. Then call.", []string{"ADDRESS 11 Botley Road St. and Herceg Gateway St."}, nil},
 		{"the corner of the room", nil, []string{"ADDRESS"}},
+		{"Please return to Unit 4719 Box 7394\nDPO AP 70942 in case", []string{"ADDRESS Unit 4719 Box 7394\nDPO AP 70942"}, nil},
+		{"Meet me at PSC 1437, Box 3833\nAPO AA 66791", []string{"ADDRESS PSC 1437, Box 3833\nAPO AA 66791"}, nil},
+		{"sent to USNS Lopez\nFPO AE 44941?", []string{"ADDRESS USNS Lopez\nFPO AE 44941"}, nil},
 		{"Title VII of the Civil Rights Act of 2001 protects", []string{"DATE 2001"}, nil},
 		{"During 1971, the firm invested", []string{"DATE 1971"}, nil},
 		// Not names, places or dates.
