@@ -298,29 +298,59 @@ func chatChunk(delta string) string {
 
 func TestStreamToolArgumentsAreScanned(t *testing.T) {
 	args := []string{`{"patient":"Maria`, ` Lopez","phone":"617-5`, `55-0199","note":"call `, `back"}`}
-	var b strings.Builder
-	b.WriteString(chatChunk(`{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"schedule_call","arguments":""}}]}`))
+	full := strings.Join(args, "")
+	js := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+	var chat strings.Builder
+	chat.WriteString(chatChunk(`{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"schedule_call","arguments":""}}]}`))
 	for _, a := range args {
-		js, _ := json.Marshal(a)
-		b.WriteString(chatChunk(`{"tool_calls":[{"index":0,"function":{"arguments":` + string(js) + `}}]}`))
+		chat.WriteString(chatChunk(`{"tool_calls":[{"index":0,"function":{"arguments":` + js(a) + `}}]}`))
 	}
-	b.WriteString(`data: {"id":"chatcmpl-raw","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}` + "\n\ndata: [DONE]\n\n")
-	s := startStreamStack(t, streamOpts{raw: rawSSE{body: []byte(b.String()), splits: []int{100, 333, 401, 402}}, chunkSize: 50})
-	resp, body := post(t, s.URL, "/v1/chat/completions", dialects[0].hdr(clinicalKey), dialects[0].body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	chat.WriteString(`data: {"id":"chatcmpl-raw","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}` + "\n\ndata: [DONE]\n\n")
+
+	var ant strings.Builder
+	ant.WriteString("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-3-5-haiku-latest\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":10,\"output_tokens\":1}}}\n\n")
+	ant.WriteString("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"schedule_call\",\"input\":{}}}\n\n")
+	for _, a := range args {
+		ant.WriteString("event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":" + js(a) + "}}\n\n")
 	}
-	got, _ := readStream(t, llm.EndpointChatCompletions, body)
-	if len(got.ToolCalls) != 1 {
-		t.Fatalf("tool calls: %+v", got.ToolCalls)
+	ant.WriteString("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n")
+	ant.WriteString("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":20}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
+
+	var rs strings.Builder
+	item := `{"type":"function_call","id":"fc_1","call_id":"call_1","name":"schedule_call","arguments":` + js(full) + `}`
+	rs.WriteString("event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"output_index\":0,\"item\":{\"type\":\"function_call\",\"id\":\"fc_1\",\"call_id\":\"call_1\",\"name\":\"schedule_call\",\"arguments\":\"\"}}\n\n")
+	for _, a := range args {
+		rs.WriteString("event: response.function_call_arguments.delta\ndata: {\"type\":\"response.function_call_arguments.delta\",\"output_index\":0,\"item_id\":\"fc_1\",\"delta\":" + js(a) + "}\n\n")
 	}
-	a := got.ToolCalls[0].Arguments
-	if strings.Contains(a, "0199") || strings.Contains(string(body), "0199") || !strings.Contains(a, "[PHONE]") || !json.Valid([]byte(a)) {
-		t.Fatalf("arguments %q\n%s", a, body)
-	}
-	ae := s.events()
-	if len(ae) != 1 || len(ae[0].ToolCalls) != 1 || ae[0].ToolCalls[0].Arguments != a {
-		t.Fatalf("audit tool calls: %+v", ae)
+	rs.WriteString("event: response.function_call_arguments.done\ndata: {\"type\":\"response.function_call_arguments.done\",\"output_index\":0,\"item_id\":\"fc_1\",\"arguments\":" + js(full) + "}\n\n")
+	rs.WriteString("event: response.output_item.done\ndata: {\"type\":\"response.output_item.done\",\"output_index\":0,\"item\":" + item + "}\n\n")
+	rs.WriteString("event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"status\":\"completed\",\"output\":[" + item + "],\"usage\":{\"input_tokens\":10,\"output_tokens\":20,\"total_tokens\":30}}}\n\n")
+
+	for i, body := range []string{chat.String(), rs.String(), ant.String()} {
+		d := dialects[i]
+		t.Run(d.name, func(t *testing.T) {
+			s := startStreamStack(t, streamOpts{raw: rawSSE{body: []byte(body), splits: []int{100, 333, 401, 402}}, chunkSize: 50})
+			resp, out := post(t, s.URL, d.path, d.hdr(clinicalKey), d.body)
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, out)
+			}
+			if bytes.Contains(out, []byte("0199")) {
+				t.Fatalf("phone number in the client stream:\n%s", out)
+			}
+			got, _ := readStream(t, d.ep, out)
+			if len(got.ToolCalls) != 1 {
+				t.Fatalf("tool calls: %+v", got.ToolCalls)
+			}
+			a := got.ToolCalls[0].Arguments
+			if !strings.Contains(a, "[PHONE]") || !json.Valid([]byte(a)) {
+				t.Fatalf("arguments %q\n%s", a, out)
+			}
+			ae := s.events()
+			if len(ae) != 1 || len(ae[0].ToolCalls) != 1 || ae[0].ToolCalls[0].Arguments != a {
+				t.Fatalf("audit tool calls: %+v", ae)
+			}
+		})
 	}
 }
 
