@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
@@ -150,6 +151,11 @@ type snapshot struct {
 	compiler *ast.Compiler
 	store    storage.Store
 	queries  sync.Map // entrypoint → *rego.PreparedEvalQuery
+	// txn is one read transaction every decision shares: nothing writes
+	// to a snapshot's store after the load.
+	txn storage.Transaction
+	// data is the whole data document, the shared base-document cache.
+	data dataCache
 	// findings is false when no module reads input.detectors.phi.findings,
 	// so the input builder can leave the spans out.
 	findings bool
@@ -239,6 +245,18 @@ func (e *Engine) load(ctx context.Context) (*snapshot, string, error) {
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
 	snap := &snapshot{revision: l.revision, hash: l.hash, loadedAt: time.Now(), compiler: compiler, store: store,
 		findings: readsInput(compiler, findingsPath)}
+	// Never closed: the store is private to the snapshot and read-only, so
+	// the transaction's read lock is never contended and goes with it.
+	if snap.txn, err = store.NewTransaction(ctx); err != nil {
+		return nil, "", fmt.Errorf("open data store: %w", err)
+	}
+	root, err := store.Read(ctx, snap.txn, storage.RootPath)
+	if err != nil {
+		return nil, "", fmt.Errorf("read data: %w", err)
+	}
+	if v, ok := root.(ast.Value); ok {
+		snap.data.root = v
+	}
 	e.entryMu.Lock()
 	eps := make([]string, 0, len(e.entrypoints))
 	for ep := range e.entrypoints {
@@ -345,13 +363,24 @@ func (e *Engine) decide(ctx context.Context, snap *snapshot, ep string, in *Inpu
 	cancel := topdown.NewCancel()
 	timer := time.AfterFunc(e.opts.Timeout, cancel.Cancel)
 	stop := context.AfterFunc(ctx, cancel.Cancel)
-	opts := [4]rego.EvalOption{rego.EvalParsedInput(in.ast(snap.findings)), rawResult, rego.EvalExternalCancel(cancel)}
-	n := 3
+	vc := getVirtualCache()
+	opts := [...]rego.EvalOption{
+		rego.EvalParsedInput(in.ast(snap.findings)),
+		rawResult,
+		rego.EvalExternalCancel(cancel),
+		rego.EvalTransaction(snap.txn),
+		rego.EvalBaseCache(snap.data),
+		rego.EvalVirtualCache(vc),
+		rego.EvalMetrics(metrics.NoOp()),
+		nil,
+	}
+	n := len(opts) - 1
 	if tracer != nil {
 		opts[n] = rego.EvalQueryTracer(tracer)
 		n++
 	}
 	rs, err := pq.Eval(ctx, opts[:n]...)
+	vc.release()
 	timer.Stop()
 	stop()
 	if err != nil {
