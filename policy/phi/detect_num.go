@@ -302,6 +302,15 @@ func (st *state) window(g []grp, d []byte, start, end int, all, near ctx) {
 	// Any grouped number of 7-15 digits right after "phone", "fax", ...
 	if all&(cPhone|cFax) != 0 && L >= 7 && L <= 15 && (ng >= 2 || L >= 9) {
 		st.add(phoneType, start, end, 0.7)
+	} else if L >= 7 && L <= 15 && ng >= 2 {
+		// ... or right before a label: "416 60 039 office", "07700 063 966-Fax".
+		if ok, fax := phoneLabelAfter(st.v.s, end); ok {
+			t := PHONE
+			if fax {
+				t = FAX
+			}
+			st.add(t, start, end, 0.7)
+		}
 	}
 	// National numbers with a trunk 0 (090-1234-5678, 09-7625400).
 	if L >= 9 && L <= 11 && d[0] == '0' && d[1] != '0' && ng >= 2 && g[0].e-g[0].s <= 4 && !is(lens, ng, 3, 2, 4) {
@@ -816,4 +825,32 @@ func (st *state) year(i, j int) {
 		}
 	}
 	st.add(DATE, i, j, 0.55)
+}
+
+// phoneLabelAfter reports a phone label right after a number ending at e
+// (" office", "-Mobile", " fax"), and whether it says fax.
+func phoneLabelAfter(s string, e int) (ok, fax bool) {
+	if e+1 >= len(s) || (s[e] != ' ' && s[e] != '-') {
+		return false, false
+	}
+	q := e + 1
+	k := q
+	for k < len(s) && isLetter(s[k]) && k-q < 8 {
+		k++
+	}
+	if !endOK(s, k) {
+		return false, false
+	}
+	var b [8]byte
+	lw, okw := lowerWord(b[:], s[q:k])
+	if !okw {
+		return false, false
+	}
+	switch string(lw) {
+	case "office", "mobile", "cell", "home", "work", "phone", "tel":
+		return true, false
+	case "fax":
+		return true, true
+	}
+	return false, false
 }

@@ -39,6 +39,8 @@ func TestNamesPlacesStreets(t *testing.T) {
 		{"Please return to Unit 4719 Box 7394\nDPO AP 70942 in case", []string{"ADDRESS Unit 4719 Box 7394\nDPO AP 70942"}, nil},
 		{"Meet me at PSC 1437, Box 3833\nAPO AA 66791", []string{"ADDRESS PSC 1437, Box 3833\nAPO AA 66791"}, nil},
 		{"sent to USNS Lopez\nFPO AE 44941?", []string{"ADDRESS USNS Lopez\nFPO AE 44941"}, nil},
+		{"Dreux Joly\n416 60 039 office\n07700 063 966-Fax", []string{"PHONE 416 60 039", "FAX 07700 063 966"}, nil},
+		{"They're not answering at 78 651 450", []string{"PHONE 78 651 450"}, nil},
 		{"Title VII of the Civil Rights Act of 2001 protects", []string{"DATE 2001"}, nil},
 		{"During 1971, the firm invested", []string{"DATE 1971"}, nil},
 		// Not names, places or dates.
