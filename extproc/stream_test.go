@@ -180,6 +180,7 @@ func FuzzStreamGuard(f *testing.F) {
 	f.Add(chatStream("caf\xe9 \xff at 617-555-0142", []int{4}), uint8(1))
 	f.Add([]byte(": c\r\nretry: 5\r\n\r\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"ssn\\\":\\\"123-45-\"}}]}}]}\r\n\r\ndata: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"6789\\\"}\"}}]}}]}\r\n\r\n"), uint8(11))
 	f.Add([]byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\ndata: x\n\nevent: weird\ndata: {}\n\n"), uint8(3))
+	f.Add([]byte("data:  [DONE]"), uint8(0))
 	p := guardedPipeline(f, true)
 	f.Fuzz(func(t *testing.T, stream []byte, step uint8) {
 		proc := openStream(t, p)
@@ -196,7 +197,7 @@ func FuzzStreamGuard(f *testing.F) {
 			if err != nil || !ok {
 				break
 			}
-			if ev.HasData && string(ev.Data) != "[DONE]" && !json.Valid(ev.Data) {
+			if ev.HasData && string(bytes.TrimSpace(ev.Data)) != "[DONE]" && !json.Valid(ev.Data) {
 				t.Fatalf("client got invalid JSON %q from %q", ev.Data, stream)
 			}
 		}
