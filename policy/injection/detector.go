@@ -52,6 +52,12 @@ type Options struct {
 	MaxDecodeDepth int
 	// MaxDecodeBytes bounds the decoded bytes per call. Default 64 KiB.
 	MaxDecodeBytes int
+	// Learned adds the learned text model (learned.go, trained on
+	// deepset's train split) to the score and may report
+	// learned_classifier. It catches more task hijacks that no rule names,
+	// at the cost of false positives on conversational and instruction-like
+	// benign text (docs/injection-evaluation.md), so it is off by default.
+	Learned bool
 }
 
 // DefaultThreshold is the score at which the evaluation counts a text as an
@@ -72,9 +78,10 @@ type Detector struct {
 }
 
 type scratch struct {
-	n    normText
-	last []int32 // per pattern step: word index of the last partial match
-	seen []int32 // per pattern: last word index that visited it
+	n     normText
+	logit float64 // learned model's log-odds of the top-level text
+	last  []int32 // per pattern step: word index of the last partial match
+	seen  []int32 // per pattern: last word index that visited it
 }
 
 // New returns a Detector with opts (zero fields take defaults).
@@ -110,11 +117,14 @@ func Default() *Detector { return defaultDetector() }
 // families that fired. It never panics and runs in time linear in
 // min(len(text), MaxBytes).
 func (d *Detector) Score(text string, role Source) Result {
-	h := d.hits(text, role)
+	h, logit := d.hits(text, role)
+	if d.opts.Learned {
+		return Result{Score: scoreLearned(h, role, logit), Rules: names(h)}
+	}
 	return Result{Score: score(h, role), Rules: names(h)}
 }
 
-func (d *Detector) hits(text string, role Source) hits {
+func (d *Detector) hits(text string, role Source) (hits, float64) {
 	if len(text) > d.opts.MaxBytes {
 		head := d.opts.MaxBytes - d.opts.TailBytes
 		text = text[:head] + "\n" + text[len(text)-d.opts.TailBytes:]
@@ -122,15 +132,16 @@ func (d *Detector) hits(text string, role Source) hits {
 	sc := d.pool.Get().(*scratch)
 	budget := d.opts.MaxDecodeBytes
 	h := d.scan(sc, text, 0, &budget)
+	logit := sc.logit
 	d.pool.Put(sc)
 	if role.Indirect() {
-		if h&^(1<<fIndirect|1<<fObfuscation) != 0 {
+		if h&^(1<<fIndirect|1<<fObfuscation|1<<fLearned) != 0 {
 			h.set(fIndirect)
 		}
 	} else {
 		h &^= 1 << fIndirect
 	}
-	return h
+	return h, logit
 }
 
 func (d *Detector) scan(sc *scratch, text string, depth int, budget *int) hits {
@@ -139,6 +150,12 @@ func (d *Detector) scan(sc *scratch, text string, depth int, budget *int) hits {
 	h := match(n, sc.last, sc.seen)
 	if delimiters(n.buf) {
 		h.set(fDelimiter)
+	}
+	if depth == 0 && d.opts.Learned {
+		sc.logit = learnedLogit(n)
+		if sc.logit > learnedOffset {
+			h.set(fLearned)
+		}
 	}
 	if depth >= d.opts.MaxDecodeDepth {
 		return h
@@ -210,18 +227,29 @@ func names(h hits) []string {
 	return out
 }
 
-// score is a logistic model over the fired families (see weights.go).
+// score is the default, rules-only logistic model over the fired families
+// (see weights.go).
 func score(h hits, role Source) float64 {
-	z := bias
+	return logistic(bias, &weights, multiWeight, h, role)
+}
+
+// scoreLearned adds the learned model's logit above learnedOffset (see
+// weights_learned.go). The term is one-sided: below the offset the text
+// model stays silent and the rules alone decide.
+func scoreLearned(h hits, role Source, logit float64) float64 {
+	return logistic(learnedBias+learnedWeight*max(0, logit-learnedOffset), &learnedWeights, learnedMultiWeight, h, role)
+}
+
+func logistic(z float64, w *[numFeatures]float64, multi float64, h hits, role Source) float64 {
 	k := 0
-	for f := feature(0); f < numFeatures; f++ {
+	for f := feature(0); f < fLearned; f++ {
 		if h.has(f) {
-			z += weights[f]
+			z += w[f]
 			k++
 		}
 	}
 	if k > 1 {
-		z += multiWeight * float64(k-1)
+		z += multi * float64(k-1)
 	}
 	if role.Indirect() {
 		z += indirectBias

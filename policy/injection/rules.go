@@ -20,6 +20,7 @@ const (
 	fContextIgnore                // "do not look in the documents", "answer by your own knowledge"
 	fEmbeddedCmd                  // a SHOUTED command inside an ordinary sentence
 	fIndirect                     // instructions addressed to the AI in a tool result / document
+	fLearned                      // the learned text model is confident on its own (learned.go)
 	numFeatures
 )
 
@@ -38,6 +39,7 @@ var featureNames = [numFeatures]string{
 	fContextIgnore: "context_override",
 	fEmbeddedCmd:   "embedded_command",
 	fIndirect:      "indirect_injection",
+	fLearned:       "learned_classifier",
 }
 
 // RuleNames lists every rule family the detector can report, in score order.

@@ -1,9 +1,10 @@
 package injection
 
-// Logistic weights per rule family. Fitted by
-// `go run ./test/eval/injection -data ../shared/datasets/injection -fit`
+// Logistic weights per rule family of the default, rules-only score. Fitted
 // on deepset's train split only (see docs/injection.md); indirect-injection
-// weights are set by hand (no public labelled data here).
+// weights are set by hand (no public labelled data here). The same fit is
+// printed by `go run ./policy/injection/internal/train` ("rules only"); the
+// weights of the opt-in learned score are in weights_learned.go.
 var weights = [numFeatures]float64{
 	fOverride:      4.435,
 	fInstrRef:      3.127,

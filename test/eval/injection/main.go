@@ -2,11 +2,13 @@
 // JSON-lines corpus in ../shared/datasets/injection (see its README).
 //
 //	go run ./test/eval/injection -data ../shared/datasets/injection
-//	go run ./test/eval/injection -data ../shared/datasets/injection -fit   # refit weights.go
+//	go run ./test/eval/injection -data ../shared/datasets/injection -dev   # development: no deepset test rows
 //
 // It prints, per file (and split) and per language, precision, recall, F1 and
 // false-positive rate at the default threshold, then a threshold sweep.
-// Calibration (-fit) uses deepset's train split only.
+// Weights are fitted by ./policy/injection/internal/train on deepset's train
+// split only; -dev drops deepset's test rows at load so that development runs
+// never see test numbers, and -show never prints test rows.
 package main
 
 import (
@@ -19,6 +21,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -53,10 +56,10 @@ func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("eval-injection", flag.ContinueOnError)
 	data := fs.String("data", "../shared/datasets/injection", "dataset directory (JSON lines)")
 	threshold := fs.Float64("threshold", injection.DefaultThreshold, "score threshold")
-	fit := fs.Bool("fit", false, "fit logistic weights on deepset's train split and print them")
-	lambda := fs.Float64("lambda", 0.01, "L2 strength towards the prior for -fit")
+	learned := fs.Bool("learned", false, "score with the opt-in learned text model (injection.Options.Learned)")
+	dev := fs.Bool("dev", false, "drop deepset's test split at load (use while developing; report without it)")
 	topicPer := fs.Int("topic-examples", 3, "training prompts per banking intent / MedQuAD question type for the topic-scope table (0: skip)")
-	show := fs.String("show", "", "print misclassified rows of groups containing this string (development; never use on test splits)")
+	show := fs.String("show", "", "print misclassified rows of groups containing this string (development; test-split rows are never printed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,16 +67,18 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	det := injection.New(injection.Options{})
+	if *dev {
+		rows = slices.DeleteFunc(rows, func(r row) bool {
+			return r.file == "deepset_prompt_injections" && r.Meta.Split != "train"
+		})
+	}
+	det := injection.New(injection.Options{Learned: *learned})
 	for i := range rows {
 		rows[i].res = det.Score(rows[i].Text, injection.SourceUser)
 	}
-	if *fit {
-		return fitWeights(rows, *lambda, out)
-	}
 	if *show != "" {
 		for _, r := range rows {
-			if !strings.Contains(r.group, *show) {
+			if !strings.Contains(r.group, *show) || r.Meta.Split == "test" {
 				continue
 			}
 			pos := r.res.Score >= *threshold
@@ -253,8 +258,14 @@ func report(rows []row, th float64, out io.Writer) {
 				}
 			}
 		}
-		dt, dtr := g["deepset_prompt_injections [test]"], g["deepset_prompt_injections [train]"]
-		gt, ga := g["lakera_gandalf_ignore_instructions [test]"], file["lakera_gandalf_ignore_instructions"]
+		get := func(m map[string]*counts, k string) *counts {
+			if c := m[k]; c != nil {
+				return c
+			}
+			return &counts{} // group absent (e.g. -dev): metrics print as –
+		}
+		dt, dtr := get(g, "deepset_prompt_injections [test]"), get(g, "deepset_prompt_injections [train]")
+		gt, ga := get(g, "lakera_gandalf_ignore_instructions [test]"), get(file, "lakera_gandalf_ignore_instructions")
 		fmt.Fprintf(out, "| %.1f | %s | %s | %s | %s | %s | %s | %s (%s) |\n", t, f(dt.f1()), f(dt.precision()),
 			f(dt.recall()), f(dtr.f1()), f(ga.recall()), f(gt.recall()), f(worst), worstName)
 	}
@@ -297,97 +308,6 @@ func report(rows []row, th float64, out io.Writer) {
 	for _, n := range injection.RuleNames() {
 		fmt.Fprintf(out, "| %s | %d | %d |\n", n, fired["injection\x00"+n], fired["benign\x00"+n])
 	}
-}
-
-// prior is the hand-set weight per rule family (log-odds). The fit shrinks
-// towards it instead of towards zero, so families that deepset's train split
-// barely exercises (passwords, encodings, delimiters) keep a sane weight.
-var prior = map[string]float64{
-	"instruction_override":       4,
-	"instruction_reference":      3,
-	"persona_switch":             3,
-	"roleplay":                   1.5,
-	"system_prompt_exfiltration": 3,
-	"secret_request":             2,
-	"delimiter_injection":        3,
-	"encoded_payload":            3,
-	"obfuscation":                1.5,
-	"forced_output":              1.5,
-	"context_switch":             2,
-	"context_override":           2,
-	"embedded_command":           3,
-	"indirect_injection":         3,
-	"multi":                      1,
-	"bias":                       -2.5,
-}
-
-// fitWeights fits logistic regression over the fired rule families on
-// deepset's train split (gradient descent, L2 penalty towards prior) and
-// prints the values for policy/injection/weights.go.
-func fitWeights(rows []row, lambda float64, out io.Writer) error {
-	names := append(injection.RuleNames(), "multi")
-	idx := map[string]int{}
-	for i, n := range names {
-		idx[n] = i
-	}
-	nf := len(names)
-	var xs [][]float64
-	var ys []float64
-	for _, r := range rows {
-		if r.file != "deepset_prompt_injections" || r.Meta.Split != "train" {
-			continue
-		}
-		x := make([]float64, nf)
-		for _, n := range r.res.Rules {
-			x[idx[n]] = 1
-		}
-		if k := len(r.res.Rules); k > 1 {
-			x[nf-1] = float64(k - 1)
-		}
-		y := 0.0
-		if r.Label == "injection" {
-			y = 1
-		}
-		xs, ys = append(xs, x), append(ys, y)
-	}
-	if len(xs) == 0 {
-		return errors.New("no deepset train rows")
-	}
-	w := make([]float64, nf)
-	w0 := make([]float64, nf)
-	for i, n := range names {
-		w0[i] = prior[n]
-		w[i] = w0[i]
-	}
-	b0 := prior["bias"]
-	b := b0
-	const lr = 0.5
-	n := float64(len(xs))
-	for it := 0; it < 20000; it++ {
-		gw := make([]float64, nf)
-		gb := 0.0
-		for i, x := range xs {
-			z := b
-			for j := range x {
-				z += w[j] * x[j]
-			}
-			e := 1/(1+math.Exp(-z)) - ys[i]
-			gb += e
-			for j := range x {
-				gw[j] += e * x[j]
-			}
-		}
-		b -= lr * (gb/n + lambda*(b-b0))
-		for j := range w {
-			w[j] -= lr * (gw[j]/n + lambda*(w[j]-w0[j]))
-		}
-	}
-	fmt.Fprintf(out, "// fitted on %d deepset train rows; L2 lambda=%.2f towards the prior\n", len(xs), lambda)
-	for i, nm := range names {
-		fmt.Fprintf(out, "%-28s prior %5.2f  fitted %6.3f\n", nm, w0[i], w[i])
-	}
-	fmt.Fprintf(out, "%-28s prior %5.2f  fitted %6.3f\n", "bias", b0, b)
-	return nil
 }
 
 // reportDocuments scores every benign row as a retrieved document

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"io"
+	"math"
+	"sort"
+
+	"github.com/wardhq/ward/policy/injection"
+)
+
+// prior is the hand-set weight per rule family (log-odds). The stack fit
+// shrinks towards it instead of towards zero, so families that deepset's
+// train split barely exercises (passwords, encodings, delimiters, indirect
+// injection) keep a sane weight.
+var prior = map[string]float64{
+	"instruction_override":       4,
+	"instruction_reference":      3,
+	"persona_switch":             3,
+	"roleplay":                   1.5,
+	"system_prompt_exfiltration": 3,
+	"secret_request":             2,
+	"delimiter_injection":        3,
+	"encoded_payload":            3,
+	"obfuscation":                1.5,
+	"forced_output":              1.5,
+	"context_switch":             2,
+	"context_override":           2,
+	"embedded_command":           3,
+	"indirect_injection":         3,
+	"multi":                      1,
+	"learned":                    1,
+	"bias":                       -2.5,
+}
+
+// ident maps rule names to the feature constants in rules.go.
+var ident = map[string]string{
+	"instruction_override":       "fOverride",
+	"instruction_reference":      "fInstrRef",
+	"persona_switch":             "fPersona",
+	"roleplay":                   "fRoleplay",
+	"system_prompt_exfiltration": "fExfil",
+	"secret_request":             "fSecret",
+	"delimiter_injection":        "fDelimiter",
+	"encoded_payload":            "fEncoded",
+	"obfuscation":                "fObfuscation",
+	"forced_output":              "fForcedOutput",
+	"context_switch":             "fContextSwitch",
+	"context_override":           "fContextIgnore",
+	"embedded_command":           "fEmbeddedCmd",
+	"indirect_injection":         "fIndirect",
+}
+
+const stackLambda = 0.01
+
+type stack struct {
+	names  []string // rule names, then "multi", "learned"
+	w      []float64
+	b      float64
+	offset float64 // the learned logit counts only above this
+}
+
+func (s *stack) row(d *doc, logit float64) []float64 {
+	x := make([]float64, len(s.names))
+	idx := map[string]int{}
+	for i, n := range s.names {
+		idx[n] = i
+	}
+	for _, n := range d.rules {
+		x[idx[n]] = 1
+	}
+	if k := len(d.rules); k > 1 {
+		x[idx["multi"]] = float64(k - 1)
+	}
+	if j, ok := idx["learned"]; ok {
+		x[j] = max(0, logit-s.offset)
+	}
+	return x
+}
+
+// fitStack fits the calibrated score: logistic regression over the fired
+// rule families, their count and the learned logit, L2 towards prior.
+//
+// The learned logit enters one-sided, above offset: the quantile q of the
+// out-of-fold logits of the benign training rows (default q = 1: the text
+// model adds evidence only where it is more confident than it was on any
+// benign prompt it had not seen). Below that the rules alone decide.
+func fitStack(docs []doc, logits []float64, q float64) stack {
+	s := stack{names: append(ruleFeatures(injection.RuleNames()), "multi")}
+	if logits != nil {
+		s.names = append(s.names, "learned")
+	} else {
+		logits = make([]float64, len(docs))
+	}
+	var benign []float64
+	for i := range docs {
+		if docs[i].y == 0 {
+			benign = append(benign, logits[i])
+		}
+	}
+	sort.Float64s(benign)
+	s.offset = benign[min(len(benign)-1, int(math.Ceil(q*float64(len(benign))))-1)]
+	nf := len(s.names)
+	xs := make([][]float64, len(docs))
+	for i := range docs {
+		xs[i] = s.row(&docs[i], logits[i])
+	}
+	w0 := make([]float64, nf)
+	for i, n := range s.names {
+		w0[i] = prior[n]
+	}
+	s.w = append([]float64(nil), w0...)
+	b0 := prior["bias"]
+	s.b = b0
+	const lr = 0.2
+	n := float64(len(xs))
+	gw := make([]float64, nf)
+	for it := 0; it < 20000; it++ {
+		clear(gw)
+		gb := 0.0
+		for i, x := range xs {
+			z := s.b
+			for j := range x {
+				z += s.w[j] * x[j]
+			}
+			e := sigmoid(z) - docs[i].y
+			gb += e
+			for j := range x {
+				gw[j] += e * x[j]
+			}
+		}
+		s.b -= lr * (gb/n + stackLambda*(s.b-b0))
+		for j := range s.w {
+			s.w[j] -= lr * (gw[j]/n + stackLambda*(s.w[j]-w0[j]))
+		}
+	}
+	return s
+}
+
+// eval returns F1 at 0.5 and the mean log-loss of the stacked score.
+func (s *stack) eval(docs []doc, logits []float64) (f1, ll float64) {
+	z := make([]float64, len(docs))
+	for i := range docs {
+		x := s.row(&docs[i], logits[i])
+		z[i] = s.b
+		for j := range x {
+			z[i] += s.w[j] * x[j]
+		}
+		p := min(max(sigmoid(z[i]), 1e-9), 1-1e-9)
+		if docs[i].y == 1 {
+			ll -= math.Log(p)
+		} else {
+			ll -= math.Log(1 - p)
+		}
+	}
+	return f1At(docs, z), ll / float64(len(docs))
+}
+
+func (s *stack) print(out io.Writer) {
+	for i, n := range s.names {
+		fmt.Fprintf(out, "%-28s prior %5.2f  fitted %6.3f\n", n, prior[n], s.w[i])
+	}
+	fmt.Fprintf(out, "%-28s prior %5.2f  fitted %6.3f\n", "bias", prior["bias"], s.b)
+	if len(s.names) > 0 && s.names[len(s.names)-1] == "learned" {
+		fmt.Fprintf(out, "%-28s %.3f (out-of-fold quantile of benign train rows)\n", "learned offset", s.offset)
+	}
+}
+
+// goSource renders weights_learned.go.
+func (s *stack) goSource(features string, lambda float64, rows, folds int) ([]byte, error) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `// Code generated by go run ./policy/injection/internal/train -write; DO NOT EDIT.
+
+package injection
+
+// Logistic weights of the opt-in learned score (Options.Learned), fitted on deepset's train split
+// only (%d rows; test rows are dropped unread): the rule families that fired,
+// their count (multiWeight) and the out-of-fold logit of the learned model
+// (%s, L2 %g, chosen by %d-fold cross-validation) above its offset, each shrunk towards a
+// hand-set prior with L2 %g. indirect_injection never fires on user text,
+// so it keeps its prior; see docs/injection.md.
+var learnedWeights = [numFeatures]float64{
+`, rows, features, lambda, folds, stackLambda)
+	w := map[string]float64{}
+	for i, n := range s.names {
+		w[n] = s.w[i]
+	}
+	for _, n := range ruleFeatures(injection.RuleNames()) {
+		id, ok := ident[n]
+		if !ok {
+			return nil, fmt.Errorf("no feature constant for rule %q", n)
+		}
+		fmt.Fprintf(&b, "\t%s: %.3f,\n", id, w[n])
+	}
+	fmt.Fprintf(&b, `}
+
+const (
+	learnedBias        = %.3f
+	learnedMultiWeight = %.3f
+	// learnedWeight scales the learned model's logit above learnedOffset
+	// (learned.go): a high quantile of its out-of-fold logits on benign
+	// train rows.
+	learnedWeight = %.3f
+	learnedOffset = %.3f
+)
+`, s.b, w["multi"], w["learned"], s.offset)
+	return format.Source(b.Bytes())
+}
