@@ -16,6 +16,14 @@ func TestClinicalTextHasNoFindings(t *testing.T) {
 		"EKG at 10:30 showed QTc 450 ms. Echo EF 55-60%. CT head 2 mm. Dose 0.5-1 mg q4-6h PRN.",
 		"Version 2.1.3 of the protocol.",
 		"He walked 1200 steps, weight 82.5 kg, height 178 cm, BMI 26.0. Room 4012, bed 2.",
+		// Title-case clinical terms are not names (cue-free name rule).
+		"Referred to Physical Therapy. Continue Lipitor and Zoloft. Follow up with Endocrinology.",
+		"Diagnosis: Type 2 Diabetes Mellitus with Diabetic Neuropathy. Started Ozempic 0.25 mg weekly.",
+		"Hospital Course: admitted to the ICU for Septic Shock secondary to Klebsiella Pneumoniae.",
+		"Plan discussed with Cardiology Fellow. Echo ordered. Holter Monitor for 48 hours.",
+		"The Glasgow Coma Scale was 15. Apgar Score 9. Wells Score low. Murphy sign positive.",
+		"Started Metformin Extended Release. Continue Atorvastatin. Stop Lisinopril.",
+		"Chest X-Ray: Right Lower Lobe Consolidation. Blood Cultures pending. Urine Culture negative.",
 	}
 	for _, n := range notes {
 		for _, f := range defaultScanner.Scan(n, nil) {

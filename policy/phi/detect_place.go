@@ -74,7 +74,15 @@ love life world peace war music song songs album film movie book novel story ser
 dark light red blue green yellow orange purple pink white black brown gray grey gold silver
 happy birthday christmas easter thanksgiving holiday holidays season summer winter spring fall autumn
 mr mrs ms dr prof sir madam miss lady gentleman professor captain general president senator judge
-southern northern eastern western central mission statement awarded`)
+southern northern eastern western central mission statement awarded
+continue continued start started stop stopped increase increased decrease decreased hold held resume resumed
+discontinue discontinued consider check order ordered obtain obtained refer referred monitor monitoring
+given take taking treat treated start recommend recommended repeat schedule scheduled admit admitted
+shock septic drugs drug coma score scale sign signs monitor holter sulfa insulin tablet tablets capsule
+injection infusion dose doses therapy vaccine vaccination syndrome disorder deficiency failure
+hospital course discharge emergency chest abdomen abdominal head neck back spine knee hip shoulder arm leg
+foot hand skin eye ear nose throat urine stool culture cultures panel count lobe lobes extended release
+immediate delayed sustained oral topical x-ray xray ray scan ultrasound echo fellow resident attending`)
 
 // placePrefix are words that begin place names.
 var placePrefix = wordSet(`port porto puerto cite cité san santa santo são saint sankt sainte bad nueva nuevo villa
@@ -332,6 +340,8 @@ func (st *state) capitalised(i int) int {
 			}
 			if k&(kFirst|kSurname) != 0 && k&kCommon == 0 {
 				listed = true
+			} else if k&(kFirst|kSurname) == 0 && ok && medicalWord(lw) {
+				break // "Diabetic Neuropathy", "Klebsiella Pneumoniae"
 			}
 			if !ok || s[p] >= utf8.RuneSelf || hasNonASCII(s[p:q]) {
 				nonASCII = true
@@ -727,12 +737,37 @@ func eponym(s string, e int) bool {
 	}
 	q := e + 1
 	k := q
-	for k < len(s) && isLower(s[k]) && k-q < 16 {
+	for k < len(s) && isLetter(s[k]) && k-q < 16 {
 		k++
 	}
-	switch s[q:k] {
-	case "disease", "syndrome", "palsy", "sign", "test", "score", "criteria", "scale", "procedure", "classification", "reflex", "phenomenon", "maneuver", "manoeuvre":
+	var b [16]byte
+	lw, _ := lowerWord(b[:], s[q:k])
+	switch string(lw) {
+	case "disease", "syndrome", "palsy", "sign", "test", "score", "criteria", "scale", "procedure", "classification",
+		"reflex", "phenomenon", "maneuver", "manoeuvre", "monitor", "catheter", "tube", "line", "node", "nodes",
+		"fracture", "tumor", "tumour", "lymphoma", "sarcoma", "ulcer", "protocol", "index", "classification's":
 		return true
+	}
+	return false
+}
+
+// medicalSuffixes mark drug, disease and procedure words ("Lipitor" is not
+// caught, "Neuropathy", "Atorvastatin", "Appendectomy" are). A listed name
+// is never rejected by them.
+var medicalSuffixes = []string{"itis", "osis", "emia", "aemia", "ectomy", "otomy", "ostomy", "opathy", "pathy",
+	"algia", "oma", "ase", "pril", "statin", "mab", "nib", "azole", "cillin", "mycin", "cycline", "sartan",
+	"olol", "dipine", "glutide", "gliptin", "floxacin", "parin", "xaban", "profen", "coxib", "vir", "zepam",
+	"azepam", "tidine", "prazole", "ine", "one", "ide", "ate", "gram", "graphy", "scopy", "plasty", "ic", "al",
+	"ous", "iae", "ae", "tion", "sion"}
+
+func medicalWord(lw []byte) bool {
+	if len(lw) < 5 {
+		return false
+	}
+	for _, x := range medicalSuffixes {
+		if len(lw) > len(x)+2 && string(lw[len(lw)-len(x):]) == x {
+			return true
+		}
 	}
 	return false
 }
