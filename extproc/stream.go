@@ -417,9 +417,11 @@ func (g *streamGuard) setTemplate(k *streamText, ev *llm.SSEEvent, all []llm.Del
 	case "content_block_start", "response.output_item.added", "response.content_part.added":
 		return
 	}
+	// Reuse the key's buffers: ev aliases the decoder's buffer.
+	raw, data := k.tmpl.Raw, k.tmpl.Data
 	k.tmpl = *ev
-	k.tmpl.Raw = append(k.tmpl.Raw[:0:0], ev.Raw...)
-	k.tmpl.Data = append(k.tmpl.Data[:0:0], ev.Data...)
+	k.tmpl.Raw = append(raw[:0], ev.Raw...)
+	k.tmpl.Data = append(data[:0], ev.Data...)
 	k.tspans = k.tspans[:0]
 	for _, d := range all {
 		if d.Start == self.Start {

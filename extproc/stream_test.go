@@ -251,6 +251,8 @@ func BenchmarkStreamGuard(b *testing.B) {
 	}{{"phi", false}, {"phi+policy", true}} {
 		b.Run(bc.name, func(b *testing.B) {
 			p := guardedPipeline(b, bc.policy)
+			last := &lastIx{}
+			p.Recorder = last
 			ctx := context.Background()
 			lat := make([]time.Duration, 0, len(chunks)*b.N)
 			b.SetBytes(int64(len(stream)))
@@ -273,6 +275,8 @@ func BenchmarkStreamGuard(b *testing.B) {
 			slices.Sort(lat)
 			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs/chunk")
 			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs/chunk")
+			b.ReportMetric(float64(last.ix.ChunkDecisions), "decisions/stream")
+			b.ReportMetric(float64(last.ix.MaxHeldChars), "max-held-chars")
 		})
 	}
 }
@@ -293,4 +297,12 @@ func TestStreamGuardFinishInLastDelta(t *testing.T) {
 	if string(out) != want {
 		t.Fatalf("got\n%s\nwant\n%s", out, want)
 	}
+}
+
+// lastIx keeps the last finished interaction.
+type lastIx struct{ ix *extproc.Interaction }
+
+func (l *lastIx) Record(_ context.Context, ix *extproc.Interaction) error {
+	l.ix = ix
+	return nil
 }
