@@ -29,6 +29,8 @@ deny_decision(d, audit, tags) := {
 }
 
 # allow_decision is the decision document for an allowed request or response.
+# The clinical and internal profiles inline it on their allow path (a
+# function call is measurably slower there); keep them in step.
 allow_decision(redact, route, headers, audit, tags) := {
 	"allow": true,
 	"reason": {"code": "ok", "message": ""},

@@ -3,17 +3,23 @@
 # (docs/policy-decision.md).
 package ward
 
+import data.ward.lib
+
 profiles := {"clinical", "internal", "passthrough"}
 
-decision := data.ward.clinical.decision if input.profile == "clinical"
-
-decision := data.ward.internal.decision if input.profile == "internal"
-
-# passthrough: Ward forwards without inspection; the audit keeps metadata only.
-decision := data.ward.lib.allow_decision([], {}, {}, "none", ["passthrough"]) if input.profile == "passthrough"
-
-decision := data.ward.lib.deny_decision(
-	data.ward.lib.denial("unknown_profile", sprintf("no policy for route profile %q", [input.profile]), 403, 0),
+# One else-chain: the profile's branch is found by the rule index and the
+# unknown-profile check runs only when no profile matched.
+decision := data.ward.clinical.decision if {
+	input.profile == "clinical"
+} else := data.ward.internal.decision if {
+	input.profile == "internal"
+} else := lib.allow_decision([], {}, {}, "none", ["passthrough"]) if {
+	# passthrough: Ward forwards without inspection; the audit keeps metadata only.
+	input.profile == "passthrough"
+} else := lib.deny_decision(
+	lib.denial("unknown_profile", sprintf("no policy for route profile %q", [input.profile]), 403, 0),
 	"full",
 	["unknown_profile"],
-) if not input.profile in profiles
+) if {
+	not input.profile in profiles
+}
