@@ -306,3 +306,39 @@ func (l *lastIx) Record(_ context.Context, ix *extproc.Interaction) error {
 	l.ix = ix
 	return nil
 }
+
+// TestStreamGuardTwoChoices: each chat choice is its own text; a flushed
+// remainder travels in a copy of that choice's delta with the other
+// choice's text emptied, so nothing is duplicated.
+func TestStreamGuardTwoChoices(t *testing.T) {
+	p := guardedPipeline(t, true)
+	ev := func(i int, text string) string {
+		js, _ := json.Marshal(text)
+		return fmt.Sprintf(`data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":%d,"delta":{"content":%s},"finish_reason":null}]}`+"\n\n", i, js)
+	}
+	stream := ev(0, "Phone 617-5") + ev(1, "Other line 508-") + ev(0, "55-0142 ok") + ev(1, "555-0187 fine") +
+		`data: {"id":"c1","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"stop"},{"index":1,"delta":{},"finish_reason":"stop"}]}` + "\n\n" +
+		"data: [DONE]\n\n"
+	for _, n := range []int{3, 1000} {
+		proc := openStream(t, p)
+		out := feed(t, proc, []byte(stream), n)
+		proc.Close(context.Background(), nil)
+		dec := llm.NewSSEDecoder(0)
+		dec.Feed(out)
+		dec.Close()
+		asm := llm.NewStreamAssembler(llm.EndpointChatCompletions)
+		for {
+			e, ok, err := dec.Next()
+			if err != nil || !ok {
+				break
+			}
+			if _, err := asm.Consume(&e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := asm.Response().Choices
+		if len(got) != 2 || got[0] != "Phone [PHONE] ok" || got[1] != "Other line [PHONE] fine" {
+			t.Fatalf("chunk %d: choices %q\n%s", n, got, out)
+		}
+	}
+}
