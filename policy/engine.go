@@ -156,9 +156,9 @@ type snapshot struct {
 	txn storage.Transaction
 	// data is the whole data document, the shared base-document cache.
 	data dataCache
-	// findings is false when no module reads input.detectors.phi.findings,
-	// so the input builder can leave the spans out.
-	findings bool
+	// parts are the bulky input parts some module can read (spans,
+	// message texts, tools, tool calls); the builder leaves out the rest.
+	parts parts
 }
 
 // New loads src, compiles it and prepares the entrypoints. It fails if the
@@ -244,7 +244,12 @@ func (e *Engine) load(ctx context.Context) (*snapshot, string, error) {
 	// evaluation that reads it.
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptReturnASTValuesOnRead(true))
 	snap := &snapshot{revision: l.revision, hash: l.hash, loadedAt: time.Now(), compiler: compiler, store: store,
-		findings: readsInput(compiler, findingsPath)}
+		parts: parts{
+			findings:  readsInput(compiler, findingsPath),
+			messages:  readsInput(compiler, messagesPath),
+			tools:     readsInput(compiler, toolsPath),
+			toolCalls: readsInput(compiler, toolCallsPath),
+		}}
 	// Never closed: the store is private to the snapshot and read-only, so
 	// the transaction's read lock is never contended and goes with it.
 	if snap.txn, err = store.NewTransaction(ctx); err != nil {
@@ -365,7 +370,7 @@ func (e *Engine) decide(ctx context.Context, snap *snapshot, ep string, in *Inpu
 	stop := context.AfterFunc(ctx, cancel.Cancel)
 	vc := getVirtualCache()
 	opts := [...]rego.EvalOption{
-		rego.EvalParsedInput(in.ast(snap.findings)),
+		rego.EvalParsedInput(in.ast(snap.parts)),
 		rawResult,
 		rego.EvalExternalCancel(cancel),
 		rego.EvalTransaction(snap.txn),
@@ -483,7 +488,12 @@ func (e *Engine) Explain(ctx context.Context, entrypoint string, in *Input) (Dec
 	return d, buf, err
 }
 
-var findingsPath = []string{"detectors", "phi", "findings"}
+var (
+	findingsPath  = []string{"detectors", "phi", "findings"}
+	messagesPath  = []string{"messages"}
+	toolsPath     = []string{"tools"}
+	toolCallsPath = []string{"tool_calls"}
+)
 
 // readsInput reports whether any compiled rule may read input at path: a
 // reference to input whose constant prefix does not diverge from path (so

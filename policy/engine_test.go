@@ -558,12 +558,12 @@ func TestFindingsOnlyWhenRead(t *testing.T) {
 	}
 	for _, tc := range tests {
 		e := newEngine(t, fsSource(map[string]string{"p.rego": "package ward\n\n" + tc.policy + "\n"}), Options{})
-		if got := e.cur.Load().findings; got != tc.reads {
+		if got := e.cur.Load().parts.findings; got != tc.reads {
 			t.Errorf("%s: reads findings = %v, want %v", tc.policy, got, tc.reads)
 		}
 	}
 	// Ward's own library decides from the per-type summaries.
-	if newEngine(t, Embedded(), Options{}).cur.Load().findings {
+	if newEngine(t, Embedded(), Options{}).cur.Load().parts.findings {
 		t.Error("embedded library reads findings; the hot path would carry every span")
 	}
 	// A policy that reads findings gets them.

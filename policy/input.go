@@ -321,17 +321,28 @@ func boolean(v bool) *ast.Term { return ast.InternedTerm(v) }
 // AST returns the input document as an OPA value, built directly (no JSON
 // round trip). Strings are shared with in, not copied; the caller must not
 // modify in while a decision using the value runs.
-func (in *Input) AST() ast.Value { return in.ast(true) }
+func (in *Input) AST() ast.Value { return in.ast(allParts) }
 
-// ast builds the document; withFindings false leaves out
-// detectors.phi.findings (the engine does so when no loaded policy reads
-// it: spans are the bulk of the document's allocations).
-func (in *Input) ast(withFindings bool) ast.Value {
+// parts says which of the document's bulky parts the loaded policy can
+// read. The engine builds only those: what no rule reads cannot change a
+// decision, and spans and message texts are most of the document's cost.
+type parts struct {
+	findings  bool // detectors.phi.findings
+	messages  bool // messages
+	tools     bool // tools
+	toolCalls bool // tool_calls (the request's; output.tool_calls always)
+}
+
+var allParts = parts{findings: true, messages: true, tools: true, toolCalls: true}
+
+// ast builds the document with the parts p selects; a part left out is
+// an absent key.
+func (in *Input) ast(p parts) ast.Value {
 	version := in.Version
 	if version == 0 {
 		version = InputVersion
 	}
-	b := builder{slab: make([]ast.Term, in.termEstimate(withFindings)), findings: withFindings}
+	b := builder{slab: make([]ast.Term, in.termEstimate(p)), findings: p.findings}
 	pairs := make([][2]*ast.Term, 0, 15)
 	pairs = append(pairs,
 		[2]*ast.Term{kVersion, b.int(int64(version))},
@@ -347,13 +358,19 @@ func (in *Input) ast(withFindings bool) ast.Value {
 		[2]*ast.Term{kModel, b.str(in.Model)},
 		[2]*ast.Term{kEndpoint, b.str(in.Endpoint)},
 		[2]*ast.Term{kStream, boolean(in.Stream)},
-		[2]*ast.Term{kMessages, b.messages(in.Messages)},
-		[2]*ast.Term{kTools, b.tools(in.Tools)},
-		[2]*ast.Term{kToolCalls, b.toolCalls(in.ToolCalls)},
 		[2]*ast.Term{kDetectors, b.detectors(&in.Detectors)},
 		[2]*ast.Term{kTokens, b.tokens(&in.Tokens)},
 		[2]*ast.Term{kRoute, b.route(&in.Route)},
 	)
+	if p.messages {
+		pairs = append(pairs, [2]*ast.Term{kMessages, b.messages(in.Messages)})
+	}
+	if p.tools {
+		pairs = append(pairs, [2]*ast.Term{kTools, b.tools(in.Tools)})
+	}
+	if p.toolCalls {
+		pairs = append(pairs, [2]*ast.Term{kToolCalls, b.toolCalls(in.ToolCalls)})
+	}
 	if in.Output != nil {
 		pairs = append(pairs, [2]*ast.Term{kOutput, b.output(in.Output)})
 	}
@@ -361,9 +378,18 @@ func (in *Input) ast(withFindings bool) ast.Value {
 }
 
 // termEstimate sizes the slab so one allocation usually suffices.
-func (in *Input) termEstimate(withFindings bool) int {
-	n := 40 + 4*len(in.Messages) + 4*len(in.Tools) + 4*len(in.ToolCalls) + 2*len(in.Route.AllowedPHI)
-	if withFindings {
+func (in *Input) termEstimate(p parts) int {
+	n := 40 + 2*len(in.Route.AllowedPHI)
+	if p.messages {
+		n += 4 * len(in.Messages)
+	}
+	if p.tools {
+		n += 4 * len(in.Tools)
+	}
+	if p.toolCalls {
+		n += 4 * len(in.ToolCalls)
+	}
+	if p.findings {
 		n += 6 * len(in.Detectors.PHI.Findings)
 	}
 	if in.Output != nil {

@@ -219,3 +219,38 @@ func FuzzDecodeDecision(f *testing.F) {
 		}
 	})
 }
+
+// TestInputPartsOnlyWhenRead: message texts, tools and tool calls enter
+// the evaluated document only when some rule can read them.
+func TestInputPartsOnlyWhenRead(t *testing.T) {
+	if p := newEngine(t, Embedded(), Options{}).cur.Load().parts; p != (parts{}) {
+		t.Errorf("embedded library reads %+v; the hot path would carry them", p)
+	}
+	tests := []struct {
+		policy string
+		want   parts
+	}{
+		{`decision := {"allow": true, "tags": [m.text | some m in input.messages]}`, parts{messages: true}},
+		{`decision := {"allow": true, "tags": [t.name | some t in input.tools]}`, parts{tools: true}},
+		{`decision := {"allow": true, "tags": [c.name | some c in input.tool_calls]}`, parts{toolCalls: true}},
+		{`decision := {"allow": true, "tags": [c.name | some c in input.output.tool_calls]}`, parts{}},
+		{`decision := {"allow": true, "tags": [k | some k, _ in input]}`, allParts},
+	}
+	in := &Input{
+		Messages:  []Message{{Role: "user", Text: "hello"}},
+		Tools:     []Tool{{Name: "lookup"}},
+		ToolCalls: []ToolCall{{Name: "lookup_call"}},
+		Output:    &Output{ToolCalls: []ToolCall{{Name: "out_call"}}},
+	}
+	for _, tc := range tests {
+		e := newEngine(t, fsSource(map[string]string{"p.rego": "package ward\n\n" + tc.policy + "\n"}), Options{})
+		if got := e.cur.Load().parts; got != tc.want {
+			t.Errorf("%s: parts %+v, want %+v", tc.policy, got, tc.want)
+			continue
+		}
+		d, err := e.Decide(context.Background(), "", in)
+		if err != nil || len(d.Tags) == 0 {
+			t.Errorf("%s: the policy did not get what it reads: %+v %v", tc.policy, d, err)
+		}
+	}
+}
