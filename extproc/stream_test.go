@@ -342,3 +342,36 @@ func TestStreamGuardTwoChoices(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamGuardRecordsStreamFacts: the interaction carries what the
+// client saw and the stream's timing and hold-back figures.
+func TestStreamGuardRecordsStreamFacts(t *testing.T) {
+	p := guardedPipeline(t, true)
+	last := &lastIx{}
+	p.Recorder = last
+	stream := chatStream("Please call 617-555-0142 tomorrow morning.", []int{12, 16, 20}) // + finish, usage, [DONE]
+	stream = append([]byte("event: vendor.note\ndata: {\"x\":1}\n\n"), stream...)
+	proc := openStream(t, p)
+	feed(t, proc, stream, 9)
+	proc.Close(context.Background(), nil)
+	ix := last.ix
+	if ix == nil {
+		t.Fatal("no interaction recorded")
+	}
+	if got := ix.Response.Choices[0]; got != "Please call [PHONE] tomorrow morning." {
+		t.Fatalf("delivered %q", got)
+	}
+	if len(ix.OutputFindings) != 1 {
+		t.Fatalf("findings %+v", ix.OutputFindings)
+	}
+	if f := ix.OutputFindings[0]; ix.Response.Choices[0][f.Start:f.End] != "[PHONE]" {
+		t.Fatalf("finding %+v does not point at the delivered replacement", f)
+	}
+	// Chat chunks have no event type, so a vendor event is an ordinary
+	// (text-less) chunk there: forwarded, not unknown.
+	if ix.UnknownEvents != 0 || ix.StreamEvents != 9 || ix.ChunkDecisions == 0 || ix.MaxHeldChars == 0 ||
+		ix.TTFT <= 0 || ix.Outcome != "redact" || ix.Usage.OutputTokens != 9 {
+		t.Fatalf("unknown %d events %d decisions %d held %d ttft %v outcome %s usage %+v",
+			ix.UnknownEvents, ix.StreamEvents, ix.ChunkDecisions, ix.MaxHeldChars, ix.TTFT, ix.Outcome, ix.Usage)
+	}
+}
