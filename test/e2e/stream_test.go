@@ -506,3 +506,27 @@ func TestStreamClientCancelHalfWay(t *testing.T) {
 		t.Fatalf("a cancelled stream should audit a strict prefix of the text; got %d of %d bytes (%s)", len(ae[0].Completion), len(words), ae[0].Decision)
 	}
 }
+
+// TestStreamUnknownAnthropicEventPasses: an event type Ward does not know
+// reaches the client byte-identical, between scanned text.
+func TestStreamUnknownAnthropicEventPasses(t *testing.T) {
+	unknown := "event: vendor.trace\r\ndata: {\"type\":\"vendor.trace\",\"span\":\"617\"}\r\n\r\n"
+	body := "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-3-5-haiku-latest\",\"content\":[],\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n" +
+		"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n" +
+		"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Dial 617-55\"}}\n\n" +
+		unknown +
+		"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"5-0142 now.\"}}\n\n" +
+		"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n" +
+		"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":6}}\n\n" +
+		"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
+	d := dialects[2]
+	s := startStreamStack(t, streamOpts{raw: rawSSE{body: []byte(body), splits: []int{40, 200, 333}}, chunkSize: 11})
+	resp, out := post(t, s.URL, d.path, d.hdr(clinicalKey), d.body)
+	if resp.StatusCode != 200 || !bytes.Contains(out, []byte(unknown)) || bytes.Contains(out, []byte("0142")) {
+		t.Fatalf("status %d:\n%q", resp.StatusCode, out)
+	}
+	got, _ := readStream(t, d.ep, out)
+	if got.Choices[0] != "Dial [PHONE] now." {
+		t.Fatalf("text %q", got.Choices[0])
+	}
+}
