@@ -20,6 +20,8 @@ type Metrics struct {
 	costMicroUSD  *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
 	ttft          *prometheus.HistogramVec
+	tpot          *prometheus.HistogramVec
+	heldChars     prometheus.Histogram
 }
 
 // NewMetrics registers the instruments on reg (nil: a private registry,
@@ -65,12 +67,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}, []string{"model"}),
 		ttft: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "ward_time_to_first_byte_seconds", Help: "Request headers to response headers by model.",
+			Name: "ward_time_to_first_token_seconds", Help: "Request start to the first output token the client received (streams) or the response headers (buffered), by model.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}, []string{"model"}),
+		tpot: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "ward_time_per_output_token_seconds", Help: "Mean time per output token of streamed responses, by model.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 12),
+		}, []string{"model"}),
+		heldChars: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "ward_stream_max_held_chars", Help: "Most output characters Ward held back at once per streamed response (PHI scan look-ahead).",
+			Buckets: []float64{0, 8, 16, 32, 64, 128, 256, 512, 1024, 4096},
+		}),
 	}
 	reg.MustRegister(m.streamsOpen, m.streamErrors, m.phaseSeconds, m.requests, m.badInput,
-		m.findings, m.policyErrors, m.unknownEvents, m.tokens, m.costMicroUSD, m.latency, m.ttft)
+		m.findings, m.policyErrors, m.unknownEvents, m.tokens, m.costMicroUSD, m.latency, m.ttft, m.tpot, m.heldChars)
 	return m
 }
 
@@ -100,7 +110,16 @@ func (m *Metrics) observe(ix *Interaction) {
 	if !ix.End.IsZero() {
 		m.latency.WithLabelValues(model).Observe(ix.End.Sub(ix.StreamStart).Seconds())
 	}
-	if !ix.FirstByte.IsZero() {
+	switch {
+	case ix.TTFT > 0: // streams: the first output text the client received
+		m.ttft.WithLabelValues(model).Observe(ix.TTFT.Seconds())
+	case !ix.FirstByte.IsZero():
 		m.ttft.WithLabelValues(model).Observe(ix.FirstByte.Sub(ix.StreamStart).Seconds())
+	}
+	if ix.TimePerOutputToken > 0 {
+		m.tpot.WithLabelValues(model).Observe(ix.TimePerOutputToken.Seconds())
+	}
+	if ix.Streamed {
+		m.heldChars.Observe(float64(ix.MaxHeldChars))
 	}
 }

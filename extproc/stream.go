@@ -37,12 +37,6 @@ type ChunkDecider interface {
 	DecideChunk(ctx context.Context, ix *Interaction, delta string) (Decision, error)
 }
 
-// DefaultHoldBackMs is the time bound on held-back text: 0 means none, so
-// text is held until the scanner can decide (at most hold_back_chars
-// characters). A positive bound releases text that waited longer even if
-// an identifier might continue in the next delta: latency over safety.
-const DefaultHoldBackMs = 0
-
 // streamKey names one reassembled text: a choice/output/block's text, or
 // one tool call's arguments.
 type streamKey struct {
@@ -143,7 +137,7 @@ func (w *wardProcessor) newStreamGuard() *streamGuard {
 	g := &streamGuard{
 		w:        w,
 		holdBack: w.cfg().PHI.HoldBackChars,
-		holdMs:   DefaultHoldBackMs * time.Millisecond,
+		holdMs:   time.Duration(w.cfg().PHI.HoldBackMs) * time.Millisecond,
 		dec:      llm.NewSSEDecoder(0),
 		asm:      llm.NewStreamAssembler(w.ix.Endpoint),
 		foff:     len(w.ix.OutputFindings),

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -546,4 +547,32 @@ func FuzzDecodeEvent(f *testing.F) {
 			t.Fatalf("re-encode: %v", err)
 		}
 	})
+}
+
+// TestDecodeVersion1Records: spool records written before the streaming
+// fields existed still decode after an upgrade (replay must not lose them).
+func TestDecodeVersion1Records(t *testing.T) {
+	e := sampleEvent(3)
+	var c Chain
+	c.Seal(e)
+	v2 := AppendEncoded(nil, e)
+	// A version 1 record is the version 2 layout without the three 8-byte
+	// streaming fields that precede the four trailing strings.
+	tail := 0
+	for _, s := range []string{e.Error, e.ContentHash, e.PrevHash, e.Hash} {
+		tail += len(binary.AppendUvarint(nil, uint64(len(s)))) + len(s)
+	}
+	cut := len(v2) - tail
+	v1 := append([]byte{1}, v2[1:cut-24]...)
+	v1 = append(v1, v2[cut:]...)
+	var got Event
+	if err := DecodeEvent(v1, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Hash != e.Hash || got.Completion != e.Completion || got.WardOverheadUs != e.WardOverheadUs || got.TPOTUs != 0 {
+		t.Fatalf("v1 decode: %+v", got)
+	}
+	if err := DecodeEvent(append([]byte{9}, v2[1:]...), &got); err == nil {
+		t.Fatal("an unknown version must be refused")
+	}
 }

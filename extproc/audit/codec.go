@@ -17,7 +17,9 @@ import (
 // Layout: version byte, then every field in a fixed order, strings and
 // lists length-prefixed (uvarint), integers as 8 bytes big-endian, UUIDs
 // as 16 bytes. Times are epoch milliseconds (0 = zero time).
-const codecVersion = 1
+// Version 2 added the streaming fields (first token, time per output
+// token, max held characters); version 1 records still decode.
+const codecVersion = 2
 
 // AppendEncoded appends the binary encoding of e to buf.
 func AppendEncoded(buf []byte, e *Event) []byte {
@@ -48,6 +50,7 @@ func AppendEncoded(buf []byte, e *Event) []byte {
 	}
 	b = b.i64(e.InputTokens).i64(e.OutputTokens).i64(e.CachedTokens).i64(e.CostMicroUSD)
 	b = b.i64(e.UpstreamMs).i64(e.WardOverheadUs)
+	b = b.i64(UnixMs(e.FirstToken)).i64(e.TPOTUs).i64(e.MaxHeldChars)
 	b = b.str(e.Error).str(e.ContentHash).str(e.PrevHash).str(e.Hash)
 	return b
 }
@@ -131,9 +134,10 @@ func (d *decoder) counts() []Count {
 
 // DecodeEvent parses the binary encoding written by AppendEncoded.
 func DecodeEvent(p []byte, e *Event) error {
-	if len(p) == 0 || p[0] != codecVersion {
+	if len(p) == 0 || p[0] < 1 || p[0] > codecVersion {
 		return fmt.Errorf("audit: unknown event encoding")
 	}
+	version := p[0]
 	d := &decoder{s: string(p[1:])}
 	*e = Event{}
 	e.ID, e.WriterID = d.uuid(), d.uuid()
@@ -162,6 +166,9 @@ func DecodeEvent(p []byte, e *Event) error {
 	}
 	e.InputTokens, e.OutputTokens, e.CachedTokens, e.CostMicroUSD = d.i64(), d.i64(), d.i64(), d.i64()
 	e.UpstreamMs, e.WardOverheadUs = d.i64(), d.i64()
+	if version >= 2 {
+		e.FirstToken, e.TPOTUs, e.MaxHeldChars = d.ms(), d.i64(), d.i64()
+	}
 	e.Error, e.ContentHash, e.PrevHash, e.Hash = d.str(), d.str(), d.str(), d.str()
 	if d.err != nil {
 		return fmt.Errorf("audit: decode event: %w", d.err)

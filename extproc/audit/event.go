@@ -79,6 +79,14 @@ type Event struct {
 	UpstreamMs     int64 `json:"upstream_ms,omitempty"`      // time spent waiting on the provider
 	WardOverheadUs int64 `json:"ward_overhead_us,omitempty"` // Ward's own processing time
 
+	// Streamed responses: when the first output text reached the client,
+	// the mean time per output token after it, and the most characters
+	// Ward held back at once while scanning for identifiers split across
+	// chunks.
+	FirstToken   time.Time `json:"first_token,omitzero"`
+	TPOTUs       int64     `json:"tpot_us,omitempty"`
+	MaxHeldChars int64     `json:"max_held_chars,omitempty"`
+
 	Error string `json:"error,omitempty"`
 
 	ContentHash string `json:"content_hash"` // sha256 of prompt, completion, tool calls
@@ -108,7 +116,14 @@ type ToolCall struct {
 func (e *Event) LatencyMs() int64 { return durMs(e.Start, e.End) }
 
 // TTFTMs is the time to first byte in milliseconds, 0 when unknown.
-func (e *Event) TTFTMs() int64 { return durMs(e.Start, e.FirstByte) }
+// For streams that is the first output token the client received; for
+// buffered responses the first response byte.
+func (e *Event) TTFTMs() int64 {
+	if !e.FirstToken.IsZero() {
+		return durMs(e.Start, e.FirstToken)
+	}
+	return durMs(e.Start, e.FirstByte)
+}
 
 func durMs(from, to time.Time) int64 {
 	if from.IsZero() || to.IsZero() {
@@ -139,6 +154,7 @@ func (e *Event) normalise() {
 	e.Start = FromUnixMs(UnixMs(e.Start))
 	e.FirstByte = FromUnixMs(UnixMs(e.FirstByte))
 	e.End = FromUnixMs(UnixMs(e.End))
+	e.FirstToken = FromUnixMs(UnixMs(e.FirstToken))
 }
 
 // hashBuf appends fields in a canonical, unambiguous form (length-prefixed).
@@ -179,7 +195,7 @@ func ComputeContentHash(e *Event, scratch []byte) (string, []byte) {
 // ComputeHash returns the chain hash of e: sha256 over every stored field
 // except Hash itself (ContentHash stands in for the content).
 func ComputeHash(e *Event, scratch []byte) (string, []byte) {
-	b := hashBuf(append(scratch[:0], "ward-audit-v1"...))
+	b := hashBuf(append(scratch[:0], "ward-audit-v2"...))
 	b = append(b, e.ID[:]...)
 	b = append(b, e.WriterID[:]...)
 	b = b.i64(int64(e.Seq))
@@ -197,6 +213,7 @@ func ComputeHash(e *Event, scratch []byte) (string, []byte) {
 	b = b.str(e.ContentLevel).str(e.ContentHash)
 	b = b.i64(e.InputTokens).i64(e.OutputTokens).i64(e.CachedTokens).i64(e.CostMicroUSD)
 	b = b.i64(e.UpstreamMs).i64(e.WardOverheadUs)
+	b = b.i64(UnixMs(e.FirstToken)).i64(e.TPOTUs).i64(e.MaxHeldChars)
 	b = b.str(e.Error).str(e.PrevHash)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), b

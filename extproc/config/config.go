@@ -196,6 +196,11 @@ type PHI struct {
 	PseudonymKeyEnv string `yaml:"pseudonym_key_env"`
 	// HoldBackChars bounds the streaming scanner's hold-back window.
 	HoldBackChars int `yaml:"hold_back_chars"`
+	// HoldBackMs, when positive, releases held-back stream text after this
+	// long even if the scanner wanted more context: lower latency at the
+	// cost of the split-identifier guarantee. 0 (the default) never does;
+	// keep it 0 on clinical routes.
+	HoldBackMs int `yaml:"hold_back_ms"`
 }
 
 // Audit selects the audit sink.
@@ -477,6 +482,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Policy.Timeout < 0 {
 		errs.add("policy.timeout", "must be positive")
+	}
+	if c.PHI.HoldBackMs < 0 || c.PHI.HoldBackMs > 60000 {
+		errs.add("phi.hold_back_ms", "must be between 0 and 60000, got %d", c.PHI.HoldBackMs)
 	}
 	if c.PHI.HoldBackChars < 16 || c.PHI.HoldBackChars > 4096 {
 		errs.add("phi.hold_back_chars", "must be between 16 and 4096, got %d", c.PHI.HoldBackChars)

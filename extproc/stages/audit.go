@@ -73,6 +73,11 @@ func toEvent(ix *extproc.Interaction, ceiling string) *audit.Event {
 		InputTokens: ix.Usage.InputTokens, OutputTokens: ix.Usage.OutputTokens, CachedTokens: ix.Usage.CachedTokens,
 		CostMicroUSD:   ix.CostMicroUSD,
 		WardOverheadUs: ix.WardTime.Microseconds(),
+		TPOTUs:         ix.TimePerOutputToken.Microseconds(),
+		MaxHeldChars:   int64(ix.MaxHeldChars),
+	}
+	if ix.TTFT > 0 {
+		e.FirstToken = ix.StreamStart.Add(ix.TTFT)
 	}
 	if id, err := uuid.Parse(ix.EventID); err == nil {
 		e.ID = id

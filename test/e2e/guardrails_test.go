@@ -156,6 +156,9 @@ func TestStreamingUsageIsRequestedAndPriced(t *testing.T) {
 	if e.Completion != "A short streamed answer." {
 		t.Fatalf("completion %q", e.Completion)
 	}
+	if e.FirstToken.IsZero() || e.FirstToken.Before(e.Start) || e.TTFTMs() < 0 {
+		t.Fatalf("stream timing: first token %v, start %v", e.FirstToken, e.Start)
+	}
 }
 
 func TestAuditChainVerifies(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 )
 
 // SchemaVersion is recorded in <db>.schema_migrations by Migrate.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // column is one audit_events column: name, type on old servers (18.x/19.x),
 // type on ClickHouse >= 20, and whether it holds conversation content (TTL).
@@ -66,6 +66,10 @@ var columns = []column{
 	{"ttft_ms", "Int64", "Int64 CODEC(T64, ZSTD(1))", false},
 	{"upstream_ms", "Int64", "Int64 CODEC(T64, ZSTD(1))", false},
 	{"ward_overhead_us", "Int64", "Int64 CODEC(T64, ZSTD(1))", false},
+	// Added in schema version 2 (streaming guardrails).
+	{"first_token_ms", "Int64", "Int64 CODEC(Delta, ZSTD(1))", false},
+	{"tpot_us", "Int64", "Int64 CODEC(T64, ZSTD(1))", false},
+	{"max_held_chars", "Int64", "Int64 CODEC(T64, ZSTD(1))", false},
 	{"error", "String", "String CODEC(ZSTD(1))", false},
 	{"prev_hash", "String", "String CODEC(ZSTD(1))", false},
 	{"hash", "String", "String CODEC(ZSTD(1))", false},
@@ -104,16 +108,21 @@ func (f Flavor) columnsDDL() string {
 		if i > 0 {
 			b.WriteString(",\n")
 		}
-		t := c.legacy
-		if f.Modern {
-			t = c.modern
-		}
-		fmt.Fprintf(&b, "    %s %s", c.name, t)
-		if f.Modern && c.content && f.ContentTTLDays > 0 {
-			fmt.Fprintf(&b, " TTL toDateTime(ts) + INTERVAL %d DAY", f.ContentTTLDays)
-		}
+		fmt.Fprintf(&b, "    %s %s", c.name, f.columnType(c))
 	}
 	return b.String()
+}
+
+// columnType is the column's type for this flavor, with the content TTL
+// where it applies.
+func (f Flavor) columnType(c column) string {
+	if !f.Modern {
+		return c.legacy
+	}
+	if c.content && f.ContentTTLDays > 0 {
+		return fmt.Sprintf("%s TTL toDateTime(ts) + INTERVAL %d DAY", c.modern, f.ContentTTLDays)
+	}
+	return c.modern
 }
 
 // DDL returns the statements Migrate runs, in order; each is idempotent.

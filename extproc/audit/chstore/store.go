@@ -140,6 +140,9 @@ func (s *Store) Migrate(ctx context.Context) (MigrateResult, error) {
 			return res, fmt.Errorf("migrate: %w\n%s", err, q)
 		}
 	}
+	if err := s.addMissingColumns(ctx); err != nil {
+		return res, err
+	}
 	row := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT max(version) FROM %s.schema_migrations", s.cfg.Database))
 	if err := row.Scan(&res.FromVersion); err != nil {
 		return res, fmt.Errorf("migrate: read version: %w", err)
@@ -155,6 +158,39 @@ func (s *Store) Migrate(ctx context.Context) (MigrateResult, error) {
 		return res, fmt.Errorf("migrate: record version: %w", err)
 	}
 	return res, nil
+}
+
+// addMissingColumns brings tables created by an older schema version up to
+// date. ClickHouse 18.x has no ADD COLUMN IF NOT EXISTS, so existing
+// columns are read from system.columns first. New columns are appended in
+// order; inserts name their columns, so position does not matter.
+func (s *Store) addMissingColumns(ctx context.Context) error {
+	for _, table := range []string{"audit_events", "audit_events_by_user"} {
+		rows, err := s.conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", s.cfg.Database, table)
+		if err != nil {
+			return fmt.Errorf("migrate: list columns of %s: %w", table, err)
+		}
+		have := map[string]bool{}
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				rows.Close()
+				return fmt.Errorf("migrate: list columns of %s: %w", table, err)
+			}
+			have[name] = true
+		}
+		rows.Close()
+		for _, c := range columns {
+			if have[c.name] {
+				continue
+			}
+			q := fmt.Sprintf("ALTER TABLE %s.%s ADD COLUMN %s %s", s.cfg.Database, table, c.name, s.flavor.columnType(c))
+			if err := s.conn.Exec(ctx, q); err != nil {
+				return fmt.Errorf("migrate: %w\n%s", err, q)
+			}
+		}
+	}
+	return nil
 }
 
 func quote(s string) string {
@@ -192,6 +228,7 @@ func (s *Store) Write(ctx context.Context, events []audit.Event) error {
 		startMs, firstMs, endMs                = num(), num(), num()
 		inTok, outTok, cachedTok, cost         = num(), num(), num(), num()
 		latency, ttft, upstream, overhead      = num(), num(), num(), num()
+		firstTok, tpot, held                   = num(), num(), num()
 		requestID, traceID, spanID             = str(), str(), str()
 		team, app, keyID, endUser              = str(), str(), str(), str()
 		profile, endpoint, provider, modelReq  = str(), str(), str(), str()
@@ -206,6 +243,7 @@ func (s *Store) Write(ctx context.Context, events []audit.Event) error {
 		startMs[i], firstMs[i], endMs[i] = audit.UnixMs(e.Start), audit.UnixMs(e.FirstByte), audit.UnixMs(e.End)
 		inTok[i], outTok[i], cachedTok[i], cost[i] = e.InputTokens, e.OutputTokens, e.CachedTokens, e.CostMicroUSD
 		latency[i], ttft[i], upstream[i], overhead[i] = e.LatencyMs(), e.TTFTMs(), e.UpstreamMs, e.WardOverheadUs
+		firstTok[i], tpot[i], held[i] = audit.UnixMs(e.FirstToken), e.TPOTUs, e.MaxHeldChars
 		requestID[i], traceID[i], spanID[i] = e.RequestID, e.TraceID, e.SpanID
 		team[i], app[i], keyID[i], endUser[i] = e.Team, e.App, e.KeyID, e.EndUser
 		profile[i], endpoint[i], provider[i], modelReq[i] = e.Profile, e.Endpoint, e.Provider, e.ModelRequested
@@ -236,6 +274,7 @@ func (s *Store) Write(ctx context.Context, events []audit.Event) error {
 		phiT, phiC, redT, redC, level,
 		roles, texts, completion, toolN, toolA, contentHash,
 		inTok, outTok, cachedTok, cost, latency, ttft, upstream, overhead,
+		firstTok, tpot, held,
 		errs, prevHash, hash,
 	}
 	if len(values) != len(columns) {
@@ -271,6 +310,7 @@ profile, endpoint, provider, model_requested, model_served, stream, status,
 decision, reason_code, policy_revision, phi_types, phi_counts, redaction_types, redaction_counts,
 content_level, prompt_roles, prompt_texts, completion, tool_names, tool_args, content_hash,
 input_tokens, output_tokens, cached_tokens, cost_micro_usd, upstream_ms, ward_overhead_us,
+first_token_ms, tpot_us, max_held_chars,
 error, prev_hash, hash`
 
 // Query selects events from table ("audit_events" or "audit_events_by_user")
@@ -296,6 +336,7 @@ func (s *Store) Query(ctx context.Context, table, where, orderBy string, fn func
 		var (
 			e                          audit.Event
 			startMs, firstMs, endMs    int64
+			firstTokMs                 int64
 			stream                     uint8
 			status                     uint16
 			phiT, redT                 []string
@@ -308,10 +349,12 @@ func (s *Store) Query(ctx context.Context, table, where, orderBy string, fn func
 			&e.Decision, &e.ReasonCode, &e.PolicyRevision, &phiT, &phiC, &redT, &redC,
 			&e.ContentLevel, &roles, &texts, &e.Completion, &toolN, &toolA, &e.ContentHash,
 			&e.InputTokens, &e.OutputTokens, &e.CachedTokens, &e.CostMicroUSD, &e.UpstreamMs, &e.WardOverheadUs,
+			&firstTokMs, &e.TPOTUs, &e.MaxHeldChars,
 			&e.Error, &e.PrevHash, &e.Hash); err != nil {
 			return fmt.Errorf("clickhouse scan: %w", err)
 		}
 		e.Start, e.FirstByte, e.End = audit.FromUnixMs(startMs), audit.FromUnixMs(firstMs), audit.FromUnixMs(endMs)
+		e.FirstToken = audit.FromUnixMs(firstTokMs)
 		e.Stream, e.Status = stream == 1, int(status)
 		e.PHI, e.Redactions = joinCounts(phiT, phiC), joinCounts(redT, redC)
 		for i := range min(len(roles), len(texts)) {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -141,7 +142,7 @@ func TestMigrateFindVerifyAgainstClickHouse(t *testing.T) {
 	db := testDB(t)
 	conn := []string{"--addr", addr(), "--database", db}
 	out, err := run(t, append([]string{"migrate"}, conn...)...)
-	if err != nil || !strings.Contains(out, "migrated from schema version 0 to 1") {
+	if err != nil || !strings.Contains(out, fmt.Sprintf("migrated from schema version 0 to %d", chstore.SchemaVersion)) {
 		t.Fatalf("migrate: %v\n%s", err, out)
 	}
 	out, err = run(t, append([]string{"migrate"}, conn...)...)
