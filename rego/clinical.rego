@@ -26,8 +26,6 @@ target_provider := object.get(models.route, "provider", input.provider)
 # call costs more than the comprehension).
 allowed_phi := {upper(x) | some x in object.get(input.route, "allowed_phi", [])}
 
-block_types := {t | some t in cfg.block_types}
-
 patient_facing if data.ward.config.apps[input.identity.app].patient_facing == true
 
 # PHI types the caller put in the prompt (request phase). The input's
@@ -49,16 +47,17 @@ output_types contains t if {
 	not t in allowed_phi
 }
 
-blocked_types := prompt_types & block_types
+# The prompt's types that config.clinical.block_types lists (a
+# comprehension over the few prompt types: cheaper than building the
+# block set and intersecting).
+blocked_types := {t | some t in prompt_types; t in cfg.block_types}
 
 redact_types := prompt_types if {
 	input.phase == "request"
 	not baa
-}
-
-redact_types := output_types if input.phase in lib.response_phases
-
-default redact_types := set()
+} else := output_types if {
+	input.phase in lib.response_phases
+} else := set()
 
 # Each advice rule's regular expression runs only when one of its keywords
 # occurs in the output: substring checks are far cheaper than the regex.

@@ -4,7 +4,9 @@ package ward.limits
 
 import data.ward.lib
 
-# limit is the team's setting, else the default (0 = unlimited).
+# limit is the team's setting, else the default (0 = unlimited). The deny
+# rules below inline it (a function call is measurably slower on the
+# request path); keep them in step.
 limit(name) := object.get(data.ward.config.limits, ["teams", input.identity.team, name], data.ward.config.limits.default[name])
 
 deny contains lib.denial(
@@ -13,7 +15,7 @@ deny contains lib.denial(
 	413, 30,
 ) if {
 	input.phase == "request"
-	max_prompt := limit("max_prompt_tokens")
+	max_prompt := object.get(data.ward.config.limits, ["teams", input.identity.team, "max_prompt_tokens"], data.ward.config.limits.default.max_prompt_tokens)
 	max_prompt > 0
 	input.tokens.prompt_estimate > max_prompt
 }
@@ -24,7 +26,7 @@ deny contains lib.denial(
 	400, 31,
 ) if {
 	input.phase == "request"
-	max_output := limit("max_output_tokens")
+	max_output := object.get(data.ward.config.limits, ["teams", input.identity.team, "max_output_tokens"], data.ward.config.limits.default.max_output_tokens)
 	max_output > 0
 	input.tokens.max_output > max_output
 }

@@ -15,9 +15,11 @@ requested_allowed if input.model in team_cfg.allow
 
 fallback := team_cfg.fallback if team_cfg.fallback != ""
 
-target := input.model if requested_allowed
-
-target := fallback if not requested_allowed
+target := input.model if {
+	requested_allowed
+} else := fallback if {
+	not requested_allowed
+}
 
 rerouted if target != input.model
 
