@@ -204,15 +204,17 @@ func DecodeDecision(v ast.Value) (Decision, error) {
 				if !ok {
 					return d, shapeErr(fmt.Sprintf("redact[%d]", i), "object", arr.Elem(i).Value)
 				}
+				// Field names are formatted only on error: this runs per
+				// redacted type on every decision.
 				var err error
-				if d.Redact[i].Type, err = optString(el, fType, fmt.Sprintf("redact[%d].type", i)); err != nil {
-					return d, err
+				if d.Redact[i].Type, err = optString(el, fType, ""); err != nil {
+					return d, indexed(err, fmt.Sprintf("redact[%d].type", i))
 				}
 				if d.Redact[i].Type == "" {
 					return d, &ShapeError{Field: fmt.Sprintf("redact[%d].type", i), Want: "non-empty string", Got: "nothing"}
 				}
-				if d.Redact[i].Mode, err = optString(el, fMode, fmt.Sprintf("redact[%d].mode", i)); err != nil {
-					return d, err
+				if d.Redact[i].Mode, err = optString(el, fMode, ""); err != nil {
+					return d, indexed(err, fmt.Sprintf("redact[%d].mode", i))
 				}
 			}
 		}
@@ -307,6 +309,15 @@ func DecodeDecision(v ast.Value) (Decision, error) {
 		d.Status = 403
 	}
 	return d, nil
+}
+
+// indexed names the field of a ShapeError returned without one.
+func indexed(err error, field string) error {
+	var se *ShapeError
+	if errors.As(err, &se) {
+		se.Field = field
+	}
+	return err
 }
 
 func optString(obj ast.Object, k *ast.Term, field string) (string, error) {

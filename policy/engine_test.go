@@ -198,6 +198,8 @@ func TestBadDecisions(t *testing.T) {
 		{name: "status out of range", policy: `decision := {"allow": false, "status": 1000}`, field: "status"},
 		{name: "reason code number", policy: `decision := {"allow": true, "reason": {"code": 1}}`, field: "reason.code"},
 		{name: "redact type missing", policy: `decision := {"allow": true, "redact": [{"type": "NAME"}, {"mode": "mask"}]}`, field: "redact[1].type"},
+		{name: "redact type number", policy: `decision := {"allow": true, "redact": [{"type": "NAME"}, {"type": 7}]}`, field: "redact[1].type"},
+		{name: "redact mode number", policy: `decision := {"allow": true, "redact": [{"type": "NAME", "mode": true}]}`, field: "redact[0].mode"},
 		{name: "route not object", policy: `decision := {"allow": true, "route": "gpt-4o"}`, field: "route"},
 		{name: "header value number", policy: `decision := {"allow": true, "headers": {"x-a": 1}}`, field: "headers.x-a"},
 		{name: "audit unknown", policy: `decision := {"allow": true, "audit": "everything"}`, field: "audit"},
