@@ -150,6 +150,11 @@ func (s *Store) Migrate(ctx context.Context) (MigrateResult, error) {
 	if res.FromVersion >= SchemaVersion {
 		return res, nil
 	}
+	if res.FromVersion > 0 && res.FromVersion < 3 {
+		if err := s.replaceByUserCopy(ctx); err != nil {
+			return res, err
+		}
+	}
 	// INSERT ... SELECT: 18.x servers wait for a client data block after
 	// INSERT ... VALUES sent over the native protocol.
 	q := fmt.Sprintf("INSERT INTO %s.schema_migrations (version, applied_at, flavor, server_version) SELECT %d, now(), '%s', '%s'",
@@ -160,12 +165,33 @@ func (s *Store) Migrate(ctx context.Context) (MigrateResult, error) {
 	return res, nil
 }
 
+// replaceByUserCopy upgrades a version 1 or 2 database: the full-width
+// audit_events_by_user copy and its view are dropped and audit_user_index
+// (already created and being filled by its view) is backfilled from
+// audit_events. Every step can run again: the backfill may insert an event
+// the view also inserted, and ReplacingMergeTree collapses the pair, so a
+// migration interrupted here is finished by running it again. Nothing is
+// lost: the dropped table only held copies of audit_events rows.
+func (s *Store) replaceByUserCopy(ctx context.Context) error {
+	db := s.cfg.Database
+	for _, q := range []string{
+		fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", db, legacyByUserView),
+		fmt.Sprintf("INSERT INTO %s.audit_user_index (%s) SELECT %s FROM %s.audit_events", db, userIndexColumns, userIndexColumns, db),
+		fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", db, legacyByUserTable),
+	} {
+		if err := s.conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("migrate to schema 3: %w\n%s", err, q)
+		}
+	}
+	return nil
+}
+
 // addMissingColumns brings tables created by an older schema version up to
 // date. ClickHouse 18.x has no ADD COLUMN IF NOT EXISTS, so existing
 // columns are read from system.columns first. New columns are appended in
 // order; inserts name their columns, so position does not matter.
 func (s *Store) addMissingColumns(ctx context.Context) error {
-	for _, table := range []string{"audit_events", "audit_events_by_user"} {
+	for _, table := range []string{"audit_events"} {
 		rows, err := s.conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", s.cfg.Database, table)
 		if err != nil {
 			return fmt.Errorf("migrate: list columns of %s: %w", table, err)
@@ -313,8 +339,7 @@ input_tokens, output_tokens, cached_tokens, cost_micro_usd, upstream_ms, ward_ov
 first_token_ms, tpot_us, max_held_chars,
 error, prev_hash, hash`
 
-// Query selects events from table ("audit_events" or "audit_events_by_user")
-// with FINAL, filtered by where (with ? args) and ordered by orderBy, and
+// Query selects events from table (normally "audit_events") with FINAL, filtered by where (with ? args) and ordered by orderBy, and
 // calls fn for each.
 func (s *Store) Query(ctx context.Context, table, where, orderBy string, fn func(*audit.Event) error, args ...any) error {
 	if !identRe.MatchString(table) {
@@ -371,6 +396,22 @@ func (s *Store) Query(ctx context.Context, table, where, orderBy string, fn func
 		return fmt.Errorf("clickhouse query: %w", err)
 	}
 	return nil
+}
+
+// FindUser calls fn for each event of endUser that started in [from, to),
+// in start order. The user index narrows the search to the user's event ids
+// (it is ordered by end user and time); the events themselves are read from
+// audit_events with FINAL, so replayed duplicates appear once.
+func (s *Store) FindUser(ctx context.Context, endUser string, from, to time.Time, fn func(*audit.Event) error) error {
+	// ts (whole seconds on 18.x) prunes partitions and index ranges; start_ms
+	// is exact.
+	where := fmt.Sprintf(`event_id IN (
+    SELECT event_id FROM %s.audit_user_index
+    WHERE end_user = ? AND ts >= toDateTime(?) AND ts <= toDateTime(?))
+AND ts >= toDateTime(?) AND ts <= toDateTime(?) AND end_user = ? AND start_ms >= ? AND start_ms < ?`, s.cfg.Database)
+	lo, hi := from.Unix()-1, to.Unix()+1
+	return s.Query(ctx, "audit_events", where, "start_ms, event_id", fn,
+		endUser, lo, hi, lo, hi, endUser, from.UnixMilli(), to.UnixMilli())
 }
 
 func joinCounts(t []string, c []uint32) []audit.Count {

@@ -27,20 +27,23 @@ func TestMigrateIsIdempotentAndRecordsVersion(t *testing.T) {
 	if n := count(t, s, q(db, "SELECT count() FROM {db}.schema_migrations FINAL")); n != 1 {
 		t.Fatalf("schema_migrations rows = %d", n)
 	}
-	for _, table := range []string{"audit_events", "audit_events_by_user", "audit_events_by_user_mv", "spend_daily", "spend_daily_mv"} {
+	for _, table := range []string{"audit_events", "audit_user_index", "audit_user_index_mv", "spend_daily", "spend_daily_mv"} {
 		if n := count(t, s, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = '%s' AND name = '%s'", db, table)); n != 1 {
 			t.Errorf("table %s missing", table)
 		}
 	}
-	// Same column names in both tables, in insert order.
-	for _, table := range []string{"audit_events", "audit_events_by_user"} {
+	// Column names in insert order; the user index is narrow.
+	for table, want := range map[string][]string{
+		"audit_events":     strings.Split(columnList(), ", "),
+		"audit_user_index": strings.Split(userIndexColumns, ", "),
+	} {
 		rows := queryRows(t, s, fmt.Sprintf("SELECT name FROM system.columns WHERE database = '%s' AND table = '%s'", db, table))
-		if len(rows) != len(columns) {
-			t.Fatalf("%s has %d columns, want %d", table, len(rows), len(columns))
+		if len(rows) != len(want) {
+			t.Fatalf("%s has %d columns, want %d", table, len(rows), len(want))
 		}
 		for i, r := range rows {
-			if r["name"] != columns[i].name {
-				t.Errorf("%s column %d = %s, want %s", table, i, r["name"], columns[i].name)
+			if r["name"] != want[i] {
+				t.Errorf("%s column %d = %s, want %s", table, i, r["name"], want[i])
 			}
 		}
 	}
@@ -208,7 +211,7 @@ func TestMigrateAddsColumnsToOlderTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []audit.Event
-	if err := s.Query(ctx, "audit_events_by_user", "", "", func(e *audit.Event) error { got = append(got, *e); return nil }); err != nil {
+	if err := s.FindUser(ctx, e.EndUser, e.Start.Add(-time.Minute), e.Start.Add(time.Minute), func(e *audit.Event) error { got = append(got, *e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got[0].TPOTUs != 21000 || got[0].MaxHeldChars != 37 || !got[0].FirstToken.Equal(e.FirstToken) || got[0].Hash != e.Hash {
@@ -216,5 +219,73 @@ func TestMigrateAddsColumnsToOlderTables(t *testing.T) {
 	}
 	if ttft := count(t, s, q(db, "SELECT toUInt64(ttft_ms) FROM {db}.audit_events")); ttft != 350 {
 		t.Fatalf("ttft_ms = %d, want the first token's 350", ttft)
+	}
+}
+
+// TestMigrateReplacesFullByUserCopy: a version 2 database (with the
+// full-width audit_events_by_user copy) is upgraded to the narrow user
+// index. Events written before the upgrade are found through the backfilled
+// index, the copy and its view are gone, and a second Migrate changes
+// nothing.
+func TestMigrateReplacesFullByUserCopy(t *testing.T) {
+	addr := requireClickHouse(t)
+	db := "ward_test_v2_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	ctx := context.Background()
+	s := openStore(t, addr, db)
+	t.Cleanup(func() {
+		s.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+db)
+		s.Close(ctx)
+	})
+	// The version 2 schema, as Migrate created it.
+	for _, stmt := range []string{
+		"CREATE DATABASE " + db,
+		"CREATE TABLE " + db + ".schema_migrations (version UInt32, applied_at DateTime, flavor String, server_version String) ENGINE = ReplacingMergeTree ORDER BY version",
+		"CREATE TABLE " + db + ".audit_events (\n" + s.Flavor().columnsDDL() + "\n) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(ts) ORDER BY (team, ts, event_id)",
+		"CREATE TABLE " + db + ".audit_events_by_user (\n" + s.Flavor().columnsDDL() + "\n) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(ts) ORDER BY (end_user, ts, event_id)",
+		"CREATE MATERIALIZED VIEW " + db + ".audit_events_by_user_mv TO " + db + ".audit_events_by_user AS SELECT * FROM " + db + ".audit_events",
+		"INSERT INTO " + db + ".schema_migrations SELECT 2, now(), 'legacy', 'test'",
+	} {
+		if err := s.Conn().Exec(ctx, stmt); err != nil {
+			t.Fatalf("%v\n%s", err, stmt)
+		}
+	}
+	var c audit.Chain
+	old := loadEvent(7)
+	c.Seal(old)
+	if err := s.Write(ctx, []audit.Event{*old}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		res, err := s.Migrate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.ToVersion != 3 {
+			t.Fatalf("migrate: %+v", res)
+		}
+	}
+	for _, gone := range []string{"audit_events_by_user", "audit_events_by_user_mv"} {
+		if n := count(t, s, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = '%s' AND name = '%s'", db, gone)); n != 0 {
+			t.Errorf("%s still exists after the upgrade", gone)
+		}
+	}
+	if n := count(t, s, q(db, "SELECT toUInt64(max(version)) FROM {db}.schema_migrations")); n != SchemaVersion {
+		t.Fatalf("schema version %d", n)
+	}
+	// An event written after the upgrade goes through the new view.
+	fresh := loadEvent(7)
+	c.Seal(fresh)
+	if err := s.Write(ctx, []audit.Event{*fresh}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := s.FindUser(ctx, old.EndUser, old.Start.Add(-time.Minute), fresh.Start.Add(time.Minute), func(e *audit.Event) error {
+		got = append(got, e.Hash)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{old.Hash, fresh.Hash}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("found %v, want %v (before and after the upgrade)", got, want)
 	}
 }

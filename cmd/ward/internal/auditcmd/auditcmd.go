@@ -345,13 +345,10 @@ func runFind(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer s.Close(ctx)
 	var events []audit.Event
-	// ts narrows to partitions and the (end_user, ts) order; start_ms is exact.
-	if err := s.Query(ctx, "audit_events_by_user",
-		"end_user = ? AND ts >= toDateTime(?) AND ts <= toDateTime(?) AND start_ms >= ? AND start_ms < ?",
-		"start_ms, event_id", func(e *audit.Event) error {
-			events = append(events, *e)
-			return nil
-		}, *user, from.Unix()-1, to.Unix()+1, from.UnixMilli(), to.UnixMilli()); err != nil {
+	if err := s.FindUser(ctx, *user, from, to, func(e *audit.Event) error {
+		events = append(events, *e)
+		return nil
+	}); err != nil {
 		return err
 	}
 	if *asJSON {
