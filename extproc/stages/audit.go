@@ -217,8 +217,10 @@ func sortedCounts(m map[string]int) []audit.Count {
 
 func joinErrs(errs []string) string { return strings.Join(errs, "; ") }
 
-// newAuditWriter builds the sink and the writer from config.
-func newAuditWriter(ctx context.Context, c config.Audit, log *slog.Logger, stdout io.Writer) (*audit.Writer, error) {
+// newAuditWriter builds the sink and the writer from config. shutdown
+// drains the writer, and removes the spool directory when it was a
+// temporary one (nothing in it can be replayed by a later process).
+func newAuditWriter(ctx context.Context, c config.Audit, log *slog.Logger, stdout io.Writer) (w *audit.Writer, shutdown func(context.Context) error, err error) {
 	var sink audit.Sink
 	switch c.Sink {
 	case "stdout":
@@ -229,7 +231,7 @@ func newAuditWriter(ctx context.Context, c config.Audit, log *slog.Logger, stdou
 	case "file":
 		s, err := audit.OpenJSONLFile(c.File)
 		if err != nil {
-			return nil, fmt.Errorf("audit.file: %w", err)
+			return nil, nil, fmt.Errorf("audit.file: %w", err)
 		}
 		sink = s
 	case "clickhouse":
@@ -242,21 +244,32 @@ func newAuditWriter(ctx context.Context, c config.Audit, log *slog.Logger, stdou
 		}
 		sink = &lazyClickHouse{cfg: cc, log: log}
 	default:
-		return nil, fmt.Errorf("audit.sink: unknown sink %q", c.Sink)
+		return nil, nil, fmt.Errorf("audit.sink: unknown sink %q", c.Sink)
 	}
-	dir := c.SpoolDir
+	dir, temp := c.SpoolDir, false
 	if dir == "" {
 		d, err := os.MkdirTemp("", "ward-audit-spool-")
 		if err != nil {
-			return nil, fmt.Errorf("audit.spool_dir: %w", err)
+			return nil, nil, fmt.Errorf("audit.spool_dir: %w", err)
 		}
-		dir = d
+		dir, temp = d, true
 		log.Warn("audit.spool_dir not set: spooling to a temporary directory that does not survive a restart", "dir", dir)
 	}
-	return audit.New(audit.Config{
+	w, err = audit.New(audit.Config{
 		SpoolDir: dir, Sink: sink, QueueSize: c.QueueSize, MaxBatch: c.BatchSize,
 		FlushInterval: c.FlushInterval.D(), SpoolMaxBytes: c.SpoolMaxBytes, Logger: log,
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	shutdown = func(ctx context.Context) error {
+		err := w.Shutdown(ctx)
+		if temp && err == nil && w.Stats().SpoolBytes == 0 {
+			os.RemoveAll(dir)
+		}
+		return err
+	}
+	return w, shutdown, nil
 }
 
 // lazyClickHouse connects (and migrates) on first use, so Ward starts and

@@ -125,12 +125,12 @@ func Build(ctx context.Context, cfg *config.Config, d Deps) (*Stages, error) {
 	}
 
 	if cfg.Audit.Sink != "none" {
-		w, err := newAuditWriter(ctx, cfg.Audit, d.Log, d.Stdout)
+		w, shutdown, err := newAuditWriter(ctx, cfg.Audit, d.Log, d.Stdout)
 		if err != nil {
 			return nil, err
 		}
 		st.Recorder = &auditRecorder{w: w, ceiling: cfg.Audit.Content}
-		st.Flush = append(st.Flush, w.Shutdown)
+		st.Flush = append(st.Flush, shutdown)
 		if d.Registry != nil {
 			registerAuditMetrics(d.Registry, w)
 		}
