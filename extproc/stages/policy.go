@@ -19,8 +19,13 @@ type policyDecider struct {
 }
 
 func (d *policyDecider) Decide(ctx context.Context, phase extproc.Phase, ix *extproc.Interaction) (extproc.Decision, error) {
-	in := d.input(phase, ix)
-	pd, err := d.engine.Decide(ctx, ix.Profile.PolicyEntrypoint, in)
+	return d.decide(ctx, ix.Profile.PolicyEntrypoint, d.input(phase, ix))
+}
+
+// decide evaluates the profile's entrypoint and converts the engine's
+// decision document into Ward's terms.
+func (d *policyDecider) decide(ctx context.Context, entrypoint string, in *policy.Input) (extproc.Decision, error) {
+	pd, err := d.engine.Decide(ctx, entrypoint, in)
 	if err != nil {
 		return extproc.Decision{Revision: pd.Revision}, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/wardhq/ward/extproc"
-	"github.com/wardhq/ward/policy"
 	"github.com/wardhq/ward/policy/phi"
 )
 
@@ -57,30 +56,5 @@ func (d *policyDecider) DecideChunk(ctx context.Context, ix *extproc.Interaction
 	if in.Output != nil {
 		in.Output.Delta = delta
 	}
-	pd, err := d.engine.Decide(ctx, ix.Profile.PolicyEntrypoint, in)
-	if err != nil {
-		return extproc.Decision{Revision: pd.Revision}, err
-	}
-	return toDecision(pd), nil
-}
-
-// toDecision converts the engine's decision document into Ward's terms
-// (the same mapping as policyDecider.Decide).
-func toDecision(pd policy.Decision) extproc.Decision {
-	dec := extproc.Decision{
-		Allow:         pd.Allow,
-		Status:        pd.Status,
-		ReasonCode:    pd.Reason.Code,
-		ReasonMessage: pd.Reason.Message,
-		RouteModel:    pd.Route.Model,
-		RouteProvider: pd.Route.Provider,
-		Headers:       pd.Headers,
-		AuditContent:  pd.Audit,
-		Tags:          pd.Tags,
-		Revision:      pd.Revision,
-	}
-	for _, r := range pd.Redact {
-		dec.Redact = append(dec.Redact, extproc.RedactRule{Type: r.Type, Mode: r.Mode})
-	}
-	return dec
+	return d.decide(ctx, ix.Profile.PolicyEntrypoint, in)
 }
