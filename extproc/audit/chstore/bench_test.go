@@ -3,6 +3,7 @@ package chstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,32 +12,38 @@ import (
 	"github.com/wardhq/ward/extproc/audit"
 )
 
-// BenchmarkClickHouseIngest measures Store.Write against the real server in
-// batches of 4096 events (one op = one event).
+// BenchmarkClickHouseIngest measures Store.Write against the real server
+// (one op = one event) for several insert sizes: ClickHouse pays a fixed
+// cost per insert, so rows per second depend mostly on the batch size. The
+// writer sends up to SinkBatch (65,536) events per insert when it falls
+// behind.
 //
-//	.ci/clickhouse.sh && go test -run '^$' -bench ClickHouseIngest -benchtime 40000x ./extproc/audit/chstore/
+//	.ci/clickhouse.sh && go test -run '^$' -bench ClickHouseIngest -benchtime 262144x ./extproc/audit/chstore/
 func BenchmarkClickHouseIngest(b *testing.B) {
 	db := testDB(b)
 	s := openStore(b, clickhouseAddr(), db)
 	defer s.Close(context.Background())
-	const batch = 4096
 	c := audit.Chain{WriterID: uuid.Must(uuid.NewV7())}
-	evs := make([]audit.Event, batch)
+	evs := make([]audit.Event, 65536)
 	for i := range evs {
 		e := loadEvent(i)
 		c.Seal(e)
 		evs[i] = *e
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for n := 0; n < b.N; n += batch {
-		k := min(batch, b.N-n)
-		if err := s.Write(context.Background(), evs[:k]); err != nil {
-			b.Fatal(err)
-		}
+	for _, batch := range []int{4096, 16384, 65536} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for n := 0; n < b.N; n += batch {
+				k := min(batch, b.N-n)
+				if err := s.Write(context.Background(), evs[:k]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+		})
 	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
 
 // BenchmarkWriterToClickHouse measures the whole path one Ward runs:
