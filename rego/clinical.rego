@@ -86,9 +86,9 @@ audit := cfg.audit_with_phi if input.detectors.phi.count > 0
 
 default audit := "full"
 
-headers := {"x-ward-redacted": concat(",", redact_types)} if count(redact_types) > 0
-
-default headers := {}
+headers := object.union(limits.budget_headers, {"x-ward-redacted": concat(",", redact_types)}) if {
+	count(redact_types) > 0
+} else := limits.budget_headers
 
 tags contains "clinical"
 
@@ -103,6 +103,8 @@ tags contains "baa" if baa
 tags contains "model_rerouted" if models.rerouted
 
 tags contains "injection_suspected" if injection.suspected
+
+tags contains "budget_low" if limits.budget_low
 
 tag_list := sort(tags)
 

@@ -23,7 +23,7 @@ decision := lib.deny_decision(lib.first(denials), "full", tags) if {
 	"status": 0,
 	"redact": [],
 	"route": models.route,
-	"headers": {},
+	"headers": limits.budget_headers,
 	"audit": "full",
 	"tags": tags,
 }

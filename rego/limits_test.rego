@@ -80,3 +80,26 @@ test_budget_no_downgrade_without_mapping if {
 test_budget_header_rounds_to_cents if {
 	limits.budget_headers == {"x-ward-budget-remaining-usd": "0.57"} with input as budget_req("gpt-4o", 500, 0.5691)
 }
+
+# The profiles apply the budget hooks: a clinical request from a team low on
+# budget is moved to the cheaper model and the caller is told what is left.
+test_clinical_applies_budget_downgrade_and_warning if {
+	inp := object.union(budget_req("gpt-4o", 500, 20), {
+		"profile": "clinical", "provider": "openai", "endpoint": "chat_completions",
+		"identity": {"team": "cardiology", "app": "scribe"},
+		"detectors": {"phi": {"count": 0, "by_type": {}, "new_by_type": {}, "findings": []}},
+		"route": {"baa": false, "allowed_phi": []},
+	})
+	d := data.ward.decision with input as inp
+	d.allow == true
+	d.route.model == "gpt-4o-mini"
+	d.headers["x-ward-budget-remaining-usd"] == "20"
+	"budget_low" in d.tags
+}
+
+test_internal_warns_when_budget_low if {
+	inp := object.union(budget_req("o3", 500, 20), {"profile": "internal", "identity": {"team": "platform", "app": "tools"}})
+	d := data.ward.decision with input as inp
+	d.allow == true
+	d.headers["x-ward-budget-remaining-usd"] == "20"
+}

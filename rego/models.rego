@@ -4,6 +4,7 @@
 package ward.models
 
 import data.ward.lib
+import data.ward.limits
 
 team_cfg := object.get(data.ward.config.models.teams, input.identity.team, data.ward.config.models.default)
 
@@ -15,7 +16,12 @@ requested_allowed if input.model in team_cfg.allow
 
 fallback := team_cfg.fallback if team_cfg.fallback != ""
 
-target := input.model if {
+# A team running low on budget is moved to the cheaper model configured for
+# the one it asked for (limits.budget_downgrade).
+target := limits.budget_downgrade if {
+	requested_allowed
+	limits.budget_downgrade
+} else := input.model if {
 	requested_allowed
 } else := fallback if {
 	not requested_allowed
