@@ -576,3 +576,63 @@ func TestDecodeVersion1Records(t *testing.T) {
 		t.Fatal("an unknown version must be refused")
 	}
 }
+
+// sizeSink records the size of every write and forwards to a real sink.
+type sizeSink struct {
+	mu    sync.Mutex
+	sizes []int
+	seqs  []uint64
+	next  Sink
+}
+
+func (s *sizeSink) Write(ctx context.Context, evs []Event) error {
+	s.mu.Lock()
+	s.sizes = append(s.sizes, len(evs))
+	for i := range evs {
+		s.seqs = append(s.seqs, evs[i].Seq)
+	}
+	s.mu.Unlock()
+	return s.next.Write(ctx, evs)
+}
+func (s *sizeSink) Close(ctx context.Context) error { return s.next.Close(ctx) }
+
+// TestWriterCatchUpSpansSegments: a backlog spread over many small spool
+// segments is shipped in SinkBatch-sized writes (ClickHouse pays per insert),
+// in chain order, each event once.
+func TestWriterCatchUpSpansSegments(t *testing.T) {
+	spool := t.TempDir()
+	down := &flakySink{next: NewJSONLSink(io.Discard)}
+	down.down.Store(true)
+	cfg := testConfig(t, spool, down)
+	cfg.SegmentBytes, cfg.SinkBatch = 4096, 250
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if err := w.RecordDurable(context.Background(), sampleEvent(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	w.Shutdown(ctx) // the backlog stays in the spool
+	cancel()
+
+	sink := &sizeSink{next: NewJSONLSink(io.Discard)}
+	cfg.Sink = sink
+	w, err = New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{250, 50}; !slices.Equal(sink.sizes, want) {
+		t.Fatalf("write sizes %v, want %v (segments of 4 KiB hold a few events each)", sink.sizes, want)
+	}
+	for i, seq := range sink.seqs {
+		if seq != uint64(i+1) {
+			t.Fatalf("write %d has seq %d, want %d", i, seq, i+1)
+		}
+	}
+}

@@ -484,24 +484,13 @@ func (w *Writer) runShipper() {
 			pending = w.takeHandoff(pos)
 			fromDisk = false
 			if pending == nil && pos.Less(w.spool.End()) {
-				recs, next, nb, err := w.spool.Read(pos, w.cfg.SinkBatch, sinkReadBytes, buf)
-				buf = nb
+				evs, next, err := w.readSpool(pos, &buf)
 				if err != nil {
 					w.log.Error("audit: reading spool", "err", err)
 					if !w.sleep(backoff) {
 						return
 					}
 					continue
-				}
-				evs := make([]Event, 0, len(recs))
-				for _, r := range recs {
-					var e Event
-					if err := DecodeEvent(r, &e); err != nil {
-						// The checksum matched, so this is a bug, not disk damage.
-						w.log.Error("audit: undecodable spool record skipped", "err", err)
-						continue
-					}
-					evs = append(evs, e)
 				}
 				if len(evs) == 0 {
 					pos = next
@@ -562,6 +551,46 @@ func (w *Writer) runShipper() {
 		default:
 		}
 	}
+}
+
+// readSpool decodes up to SinkBatch events (about sinkReadBytes) from pos
+// on, across segment boundaries, and returns the position after them. A read
+// error after some events were decoded returns those; it recurs on the next
+// call.
+func (w *Writer) readSpool(pos Pos, buf *[]byte) ([]Event, Pos, error) {
+	var (
+		evs   []Event
+		bytes int
+	)
+	for len(evs) < w.cfg.SinkBatch && bytes < sinkReadBytes {
+		p := w.spool.Norm(pos)
+		if !p.Less(w.spool.End()) {
+			break
+		}
+		recs, next, nb, err := w.spool.Read(p, w.cfg.SinkBatch-len(evs), sinkReadBytes-bytes, *buf)
+		*buf = nb
+		if err != nil {
+			if len(evs) > 0 {
+				break
+			}
+			return nil, pos, err
+		}
+		if next == p {
+			break
+		}
+		for _, r := range recs {
+			bytes += len(r)
+			var e Event
+			if err := DecodeEvent(r, &e); err != nil {
+				// The checksum matched, so this is a bug, not disk damage.
+				w.log.Error("audit: undecodable spool record skipped", "err", err)
+				continue
+			}
+			evs = append(evs, e)
+		}
+		pos = next
+	}
+	return evs, pos, nil
 }
 
 // takeHandoff returns the in-memory batches that continue exactly at pos,
