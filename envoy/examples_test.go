@@ -674,7 +674,8 @@ func TestCompose(t *testing.T) {
 		}
 	}
 	migrate := fmt.Sprint(list(svcs["ward-migrate"], "command"))
-	if !strings.Contains(migrate, "audit migrate") || !strings.Contains(migrate, wc.Audit.ClickHouse.Addr) {
+	// `ward audit migrate` takes --addr host:port (cmd/ward/internal/auditcmd).
+	if !strings.Contains(migrate, "audit migrate --addr "+wc.Audit.ClickHouse.Addr) {
 		t.Errorf("ward-migrate %s must migrate the ClickHouse Ward writes to (%s)", migrate, wc.Audit.ClickHouse.Addr)
 	}
 	// Envoy's clusters point at the compose services and Ward's ports.
