@@ -263,6 +263,28 @@ func (s *Store) Write(ctx context.Context, events []audit.Event) error {
 		prevHash, hash                         = str(), str()
 		phiT, redT, roles, texts, toolN, toolA = strs2(), strs2(), strs2(), strs2(), strs2(), strs2()
 	)
+	// The per-row array columns are carved out of two backing arrays, not
+	// allocated per event.
+	var nStr, nCount int
+	for i := range events {
+		e := &events[i]
+		nCount += len(e.PHI) + len(e.Redactions)
+		nStr += len(e.PHI) + len(e.Redactions) + 2*len(e.Prompt) + 2*len(e.ToolCalls)
+	}
+	strBuf, countBuf := make([]string, nStr), make([]uint32, nCount)
+	takeStr := func(k int) []string {
+		out := strBuf[:k:k]
+		strBuf = strBuf[k:]
+		return out
+	}
+	splitCounts := func(cs []audit.Count) ([]string, []uint32) {
+		t, c := takeStr(len(cs)), countBuf[:len(cs):len(cs)]
+		countBuf = countBuf[len(cs):]
+		for i, x := range cs {
+			t[i], c[i] = x.Type, x.Count
+		}
+		return t, c
+	}
 	for i := range events {
 		e := &events[i]
 		ids[i], writers[i], seq[i], ts[i] = e.ID, e.WriterID, e.Seq, e.Start
@@ -282,11 +304,11 @@ func (s *Store) Write(ctx context.Context, events []audit.Event) error {
 		status[i] = uint16(min(max(e.Status, 0), 65535))
 		phiT[i], phiC[i] = splitCounts(e.PHI)
 		redT[i], redC[i] = splitCounts(e.Redactions)
-		roles[i], texts[i] = make([]string, len(e.Prompt)), make([]string, len(e.Prompt))
+		roles[i], texts[i] = takeStr(len(e.Prompt)), takeStr(len(e.Prompt))
 		for k, m := range e.Prompt {
 			roles[i][k], texts[i][k] = m.Role, m.Content
 		}
-		toolN[i], toolA[i] = make([]string, len(e.ToolCalls)), make([]string, len(e.ToolCalls))
+		toolN[i], toolA[i] = takeStr(len(e.ToolCalls)), takeStr(len(e.ToolCalls))
 		for k, tc := range e.ToolCalls {
 			toolN[i][k], toolA[i][k] = tc.Name, tc.Arguments
 		}
@@ -316,14 +338,6 @@ func (s *Store) Write(ctx context.Context, events []audit.Event) error {
 		return fmt.Errorf("clickhouse insert: %w", err)
 	}
 	return nil
-}
-
-func splitCounts(cs []audit.Count) ([]string, []uint32) {
-	t, c := make([]string, len(cs)), make([]uint32, len(cs))
-	for i, x := range cs {
-		t[i], c[i] = x.Type, x.Count
-	}
-	return t, c
 }
 
 // Close closes the connection.
