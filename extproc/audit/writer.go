@@ -201,10 +201,10 @@ func New(cfg Config) (*Writer, error) {
 		log:   cfg.Logger,
 		queue: make(chan item, cfg.QueueSize),
 		spool: sp,
-		// Room for a whole SinkBatch of spooled batches: when the sink falls
-		// behind, the shipper merges them into one large insert from memory
-		// instead of re-reading and decoding the spool.
-		handoff:   make(chan shipBatch, max(4, cfg.SinkBatch/cfg.MaxBatch)),
+		// Room for a whole SinkBatch of spooled batches (at most 256): when
+		// the sink falls behind, the shipper merges them into one large
+		// insert from memory instead of re-reading and decoding the spool.
+		handoff:   make(chan shipBatch, min(max(4, cfg.SinkBatch/cfg.MaxBatch), 256)),
 		wake:      make(chan struct{}, 1),
 		stopBatch: make(chan struct{}),
 		batchDone: make(chan struct{}),
