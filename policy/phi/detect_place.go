@@ -903,12 +903,17 @@ func (st *state) streetNum(i, j int) int {
 		return -1
 	}
 	p := j + 1
+	numbered := false  // the street carries its own house number
 	if isDigit(s[p]) { // Faker's "building number + street": "17151 2450 Crown St"
 		q := readDigits(s, p, 6)
 		if q-p > 4 || q+1 >= n || s[q] != ' ' {
 			return -1
 		}
-		p = q + 1
+		numbered = true
+	}
+	p0 := p
+	if numbered {
+		p = readDigits(s, p, 6) + 1
 	}
 	var lb [16]byte
 	end, words, street := -1, 0, false
@@ -947,6 +952,7 @@ func (st *state) streetNum(i, j int) int {
 		if q+1 < n && s[q] == ' ' && isDigit(s[q+1]) {
 			if e := houseNumber(s, q+1); e > 0 {
 				end = e
+				numbered = true
 			}
 			break
 		}
@@ -961,6 +967,13 @@ func (st *state) streetNum(i, j int) int {
 	}
 	if end < 0 {
 		return -1
+	}
+	if numbered {
+		// Two numbers ("28245 Puruntie 82", "975 3968 Bay Street"): the
+		// leading one is a separate building or postal number, reported as
+		// its own component like the unit, city and postcode lines.
+		st.add(ADDRESS, i, j, streetScore)
+		i = p0
 	}
 	st.add(ADDRESS, i, end, streetScore)
 	st.placeLines(end)
