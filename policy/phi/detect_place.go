@@ -685,7 +685,7 @@ func (st *state) country(i int) int {
 			return -1
 		}
 		st.add(ADDRESS, i, e, 0.5)
-		return e
+		return st.countryPostcode(e)
 	}
 	if seconds, ok := countryPairs[string(lw)]; ok && e+1 < len(s) && s[e] == ' ' {
 		if q := nameWordEnd(s, e+1); q > 0 && q-e-1 < 16 {
@@ -694,12 +694,33 @@ func (st *state) country(i int) int {
 			for _, c := range strings.Fields(seconds) {
 				if c == string(w2) {
 					st.add(ADDRESS, i, q, 0.5)
-					return q
+					return st.countryPostcode(q)
 				}
 			}
 		}
 	}
 	return -1
+}
+
+// countryPostcode reports a postcode that ends the line after a country
+// name ending at e ("Finland 80896", "Spain 61709"): the last line of an
+// address block that the block rules did not reach. A 4-digit number that
+// reads as a year ("Germany 1990") is left alone. It returns the end.
+func (st *state) countryPostcode(e int) int {
+	s := st.v.s
+	n := len(s)
+	if e+1 >= n || s[e] != ' ' || !isDigit(s[e+1]) {
+		return e
+	}
+	k := readDigits(s, e+1, 7)
+	if d := k - e - 1; d < 4 || d > 6 || (d == 4 && (s[e+1:e+3] == "19" || s[e+1:e+3] == "20")) {
+		return e
+	}
+	if k < n && s[k] != '\n' && s[k] != '\r' && !(s[k] == '.' && (k+1 == n || s[k+1] == '\n')) {
+		return e
+	}
+	st.add(ADDRESS, e+1, k, 0.75)
+	return k
 }
 
 // afterColon reports a ':' before i (spaces skipped): "Where: Beerze".

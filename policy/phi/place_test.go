@@ -34,6 +34,8 @@ func TestNamesPlacesStreets(t *testing.T) {
 		{"Billing: 3482 Via Franscini 71 Suite 838\n   Tujetsch\n    7188", []string{"ADDRESS 3482", "ADDRESS Via Franscini 71", "ADDRESS Suite 838", "ADDRESS Tujetsch", "ADDRESS 7188"}, nil},
 		{"41086 Kiannonkatu 98\n Suite 464\n OULU\n Finland 80896", []string{"ADDRESS 41086", "ADDRESS Kiannonkatu 98", "ADDRESS OULU", "ADDRESS Finland", "ADDRESS 80896"}, nil},
 		{"Scott had given Belle his address: 975 3968 Bay Street, Toronto", []string{"ADDRESS 975", "ADDRESS 3968 Bay Street", "ADDRESS Toronto"}, nil},
+		{"Maureen Thibault\n\n41086 Kiannonkatu 98\n Suite 464\n OULU\n\n Finland 80896", []string{"ADDRESS OULU", "ADDRESS Finland", "ADDRESS 80896"}, nil},
+		{"Who is here?\nDenmark 35018\nIn Germany 1990\nwas", []string{"ADDRESS Denmark", "ADDRESS 35018"}, []string{"ADDRESS 1990"}},
 		{"at the corner of Beiteveien 2 and Sieda Radial", []string{"ADDRESS Beiteveien 2 and Sieda Radial"}, nil},
 		{"Meet me at the corner of 11 Botley Road St. and Herceg Gateway St. Then call.", []string{"ADDRESS 11 Botley Road St. and Herceg Gateway St."}, nil},
 		{"the corner of the room", nil, []string{"ADDRESS"}},
