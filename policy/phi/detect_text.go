@@ -268,6 +268,55 @@ func nameSeq(s string, p, maxWords int) (end, words int, last int) {
 	return end, words, last
 }
 
+// lowerNameSeq reads a name typed in lower case after "my name is" or
+// "Name:" ("my name is lena andersson", "name: eric g. samoylova"): up to
+// three words, inner single-letter initials allowed, none a function or
+// common word. Capitalisation cannot vouch for it, so a word must be in the
+// name lists, or the name must end the sentence. It returns the end or -1.
+func lowerNameSeq(s string, p int) int {
+	n := len(s)
+	var lb [16]byte
+	end, words, listed := -1, 0, false
+	for words < 4 && p < n && (isLower(s[p]) || s[p] >= utf8.RuneSelf) {
+		q := letterWordEnd(s, p)
+		if q == p {
+			break
+		}
+		lw, ok := lowerWord(lb[:], s[p:q])
+		if !ok || upperAt(s, p) {
+			break
+		}
+		k := kindOf(lw)
+		if q-p == 1 {
+			if words == 0 || q+1 >= n {
+				break
+			}
+			if s[q] == '.' {
+				q++
+			}
+		} else {
+			if k&(kNotName|kCommon|kVocab|kOrg) != 0 || medicalWord(lw) {
+				break
+			}
+			listed = listed || k&(kFirst|kSurname) != 0
+			end = q
+		}
+		words++
+		if words < 4 && q+1 < n && s[q] == ' ' {
+			p = q + 1
+			continue
+		}
+		break
+	}
+	if end < 0 {
+		return -1
+	}
+	if !listed && end < n && s[end] != '.' && s[end] != '!' && s[end] != '?' && s[end] != ',' && s[end] != '\n' {
+		return -1
+	}
+	return end
+}
+
 func skipSpaces(s string, p int) int {
 	for p < len(s) && (s[p] == ' ' || s[p] == '\t') {
 		p++
@@ -342,6 +391,12 @@ func (st *state) names(i, j int, lw []byte) int {
 			}
 			st.add(NAME, cue, e, score)
 			return e
+		}
+		if string(lw) == "name" && !weak {
+			if e := lowerNameSeq(s, cue); e > cue {
+				st.add(NAME, cue, e, 0.7)
+				return e
+			}
 		}
 		return j
 	}
