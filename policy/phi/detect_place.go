@@ -22,7 +22,7 @@ pharmacy pharmaceuticals health healthcare medical care network networks data ex
 royal princess prince queen king lord saint st mount mt lake river park beach island islands valley county
 street avenue road boulevard lane drive court place way square country state states republic kingdom united
 north south east west new old upper lower great little central airport station hotel restaurant cafe bar
-project program programme service team division unit ward floor room building tower plaza mall`)
+project program programme service team division unit ward floor room building tower plaza mall force police army navy`)
 
 // commonCap are frequent English words that are also given names or
 // surnames ("Will", "Mark", "Brown"), medical eponyms, nationality

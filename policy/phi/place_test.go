@@ -56,6 +56,7 @@ func TestNamesPlacesStreets(t *testing.T) {
 		{"Chief Complaint: chest pain. Past Medical History: Heart Failure.", nil, []string{"Chief", "Heart Failure", "Past Medical"}},
 		{"Mark the site. Will continue. Grace period ends.", nil, []string{"Mark", "Will", "Grace"}},
 		{"Guilty Pleasures: 5 Musicians Of The 70s", nil, []string{"5 Musicians Of The 70s"}},
+		{"The Czech Border Force have detained him.", nil, []string{"Border Force"}},
 	}
 	sc := MustNew(Options{})
 	for _, tc := range tests {
