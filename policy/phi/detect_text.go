@@ -467,6 +467,7 @@ func (st *state) address(i, j int) int {
 	}
 	p := j + 1
 	end := -1
+	numbered := false // the word before the suffix is a house number: "Magasinsgatan 7 St."
 	var lb [16]byte
 	for words := 0; words < 6 && p < n; words++ {
 		q := p
@@ -484,6 +485,7 @@ func (st *state) address(i, j int) int {
 			}
 			break
 		}
+		numbered = words > 0 && readDigits(s, p, 6) == q
 		if !isUpper(s[p]) && !isDigit(s[p]) {
 			break
 		}
@@ -548,6 +550,11 @@ func (st *state) address(i, j int) int {
 				end = r + 2
 			}
 		}
+	}
+	if numbered {
+		// Two numbers, as in streetNum: the leading one is its own component.
+		st.add(ADDRESS, i, j, 0.8)
+		i = j + 1
 	}
 	st.add(ADDRESS, i, end, 0.8)
 	st.placeLines(end)

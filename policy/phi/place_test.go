@@ -34,6 +34,7 @@ func TestNamesPlacesStreets(t *testing.T) {
 		{"Billing: 3482 Via Franscini 71 Suite 838\n   Tujetsch\n    7188", []string{"ADDRESS 3482", "ADDRESS Via Franscini 71", "ADDRESS Suite 838", "ADDRESS Tujetsch", "ADDRESS 7188"}, nil},
 		{"41086 Kiannonkatu 98\n Suite 464\n OULU\n Finland 80896", []string{"ADDRESS 41086", "ADDRESS Kiannonkatu 98", "ADDRESS OULU", "ADDRESS Finland", "ADDRESS 80896"}, nil},
 		{"Scott had given Belle his address: 975 3968 Bay Street, Toronto", []string{"ADDRESS 975", "ADDRESS 3968 Bay Street", "ADDRESS Toronto"}, nil},
+		{"The bus drops you off at 07576 Magasinsgatan 7 St.", []string{"ADDRESS 07576", "ADDRESS Magasinsgatan 7 St."}, nil},
 		{"Maureen Thibault\n\n41086 Kiannonkatu 98\n Suite 464\n OULU\n\n Finland 80896", []string{"ADDRESS OULU", "ADDRESS Finland", "ADDRESS 80896"}, nil},
 		{"Who is here?\nDenmark 35018\nIn Germany 1990\nwas", []string{"ADDRESS Denmark", "ADDRESS 35018"}, []string{"ADDRESS 1990"}},
 		{"hi, my name is lena andersson and my card is lost", []string{"NAME lena andersson"}, nil},
