@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 
-	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
-
 	"github.com/wardhq/ward/extproc"
 	"github.com/wardhq/ward/extproc/identity"
 	"github.com/wardhq/ward/test/load"
@@ -29,30 +27,13 @@ func BenchmarkExchange(b *testing.B) {
 			}
 			p := &extproc.Pipeline{Config: cfg, Auth: identity.NewAuthenticator(cfg), Keys: keys}
 			ex := load.NewExchange("/v1/chat/completions", testKey, tc.sse, 20)
-			var bytes int64
-			for _, m := range ex.Msgs {
-				bytes += int64(len(m.GetRequestBody().GetBody()) + len(m.GetResponseBody().GetBody()))
-			}
 			ctx := context.Background()
-			b.SetBytes(bytes)
+			b.SetBytes(ex.BodyBytes())
 			b.ReportAllocs()
 			for b.Loop() {
 				proc := p.NewProcessor(ctx)
-				for _, m := range ex.Msgs {
-					var r *extprocv3.ProcessingResponse
-					switch x := m.Request.(type) {
-					case *extprocv3.ProcessingRequest_RequestHeaders:
-						r, err = proc.RequestHeaders(ctx, x.RequestHeaders)
-					case *extprocv3.ProcessingRequest_RequestBody:
-						r, err = proc.RequestBody(ctx, x.RequestBody)
-					case *extprocv3.ProcessingRequest_ResponseHeaders:
-						r, err = proc.ResponseHeaders(ctx, x.ResponseHeaders)
-					case *extprocv3.ProcessingRequest_ResponseBody:
-						r, err = proc.ResponseBody(ctx, x.ResponseBody)
-					}
-					if err != nil || r.GetImmediateResponse() != nil {
-						b.Fatalf("exchange failed: %v %v", err, r)
-					}
+				if err := ex.Drive(ctx, proc); err != nil {
+					b.Fatal(err)
 				}
 				proc.Close(ctx, nil)
 			}

@@ -377,14 +377,7 @@ func (w *wardProcessor) requestPhase(ctx context.Context, body []byte, m *mutati
 		return nil
 	}
 
-	span := w.stageSpan("ward.detect")
-	for _, d := range w.p.Detectors {
-		if err := d.Detect(ctx, PhaseRequest, ix); err != nil {
-			w.p.Log.Warn("detector failed", "error", err)
-			w.p.Metrics.BadInput("detector_error")
-		}
-	}
-	span.End()
+	w.detect(ctx, PhaseRequest)
 	for _, d := range w.p.Detectors {
 		if l, ok := d.(Limiter); ok {
 			if dec, ok := l.Check(ctx, ix); !ok {
@@ -408,6 +401,19 @@ func (w *wardProcessor) requestPhase(ctx context.Context, body []byte, m *mutati
 		}
 	}
 	return nil
+}
+
+// detect runs every detector for a phase. A failing detector is logged
+// and counted; the others still run and the policy sees what they found.
+func (w *wardProcessor) detect(ctx context.Context, phase Phase) {
+	span := w.stageSpan("ward.detect")
+	defer span.End()
+	for _, d := range w.p.Detectors {
+		if err := d.Detect(ctx, phase, w.ix); err != nil {
+			w.p.Log.Warn("detector failed", "phase", phase, "error", err)
+			w.p.Metrics.BadInput("detector_error")
+		}
+	}
 }
 
 // decide runs the policy, applying the profile's failure mode. A non-nil
@@ -657,11 +663,7 @@ func (w *wardProcessor) responsePhase(ctx context.Context, body []byte) *extproc
 	if resp.Usage.Present {
 		ix.Usage = resp.Usage
 	}
-	for _, d := range w.p.Detectors {
-		if err := d.Detect(ctx, PhaseResponse, ix); err != nil {
-			w.p.Log.Warn("detector failed", "error", err)
-		}
-	}
+	w.detect(ctx, PhaseResponse)
 	dec, denial := w.decide(ctx, PhaseResponse)
 	if denial != nil {
 		return denial

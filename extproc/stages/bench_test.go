@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 
-	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
-
 	"github.com/wardhq/ward/extproc"
 	"github.com/wardhq/ward/extproc/config"
 	"github.com/wardhq/ward/extproc/identity"
@@ -42,29 +40,12 @@ func BenchmarkFullExchange(b *testing.B) {
 			p := &extproc.Pipeline{Config: cfg, Auth: identity.NewAuthenticator(cfg), Keys: keys,
 				Detectors: st.Detectors, Decider: st.Decider, Redactor: st.Redactor, Mutators: st.Mutators}
 			ex := load.NewExchange("/v1/chat/completions", "ward-demo-internal", tc.sse, 20)
-			var n int64
-			for _, m := range ex.Msgs {
-				n += int64(len(m.GetRequestBody().GetBody()) + len(m.GetResponseBody().GetBody()))
-			}
-			b.SetBytes(n)
+			b.SetBytes(ex.BodyBytes())
 			b.ReportAllocs()
 			for b.Loop() {
 				proc := p.NewProcessor(ctx)
-				for _, m := range ex.Msgs {
-					var r *extprocv3.ProcessingResponse
-					switch x := m.Request.(type) {
-					case *extprocv3.ProcessingRequest_RequestHeaders:
-						r, err = proc.RequestHeaders(ctx, x.RequestHeaders)
-					case *extprocv3.ProcessingRequest_RequestBody:
-						r, err = proc.RequestBody(ctx, x.RequestBody)
-					case *extprocv3.ProcessingRequest_ResponseHeaders:
-						r, err = proc.ResponseHeaders(ctx, x.ResponseHeaders)
-					case *extprocv3.ProcessingRequest_ResponseBody:
-						r, err = proc.ResponseBody(ctx, x.ResponseBody)
-					}
-					if err != nil || r.GetImmediateResponse() != nil {
-						b.Fatalf("exchange failed: %v %v", err, r)
-					}
+				if err := ex.Drive(ctx, proc); err != nil {
+					b.Fatal(err)
 				}
 				proc.Close(ctx, nil)
 			}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sort"
-	"strings"
 
 	"github.com/wardhq/ward/extproc"
 	"github.com/wardhq/ward/extproc/config"
@@ -74,29 +72,7 @@ func newPHIRedactor(cfg config.PHI) (*phiRedactor, error) {
 }
 
 func (r *phiRedactor) Redact(text string, findings []extproc.Finding, rules []extproc.RedactRule) (string, []extproc.Redaction) {
-	fs := make([]extproc.Finding, 0, len(findings))
-	for _, f := range findings {
-		if f.Start >= 0 && f.End <= len(text) && f.Start < f.End {
-			fs = append(fs, f)
-		}
-	}
-	if len(fs) == 0 {
-		return text, nil
-	}
-	sort.Slice(fs, func(i, j int) bool { return fs[i].Start < fs[j].Start })
-	var b strings.Builder
-	b.Grow(len(text))
-	type key struct{ typ, mode string }
-	counts := map[key]int{}
-	pos := 0
-	for i := 0; i < len(fs); i++ {
-		f := fs[i]
-		end := f.End
-		for i+1 < len(fs) && fs[i+1].Start < end {
-			i++
-			end = max(end, fs[i].End)
-		}
-		start := max(f.Start, pos)
+	return extproc.SpliceFindings(text, findings, func(value string, f extproc.Finding) (string, string) {
 		mode := modeFor(rules, f.Type)
 		red, ok := r.byMode[mode]
 		if !ok {
@@ -104,19 +80,8 @@ func (r *phiRedactor) Redact(text string, findings []extproc.Finding, rules []ex
 			mode, red = "mask", r.byMode["mask"]
 		}
 		typ, _ := phi.ParseType(f.Type)
-		value := text[start:end]
-		b.WriteString(text[pos:start])
-		b.WriteString(red.Redact(value, []phi.Finding{{Type: typ, Start: 0, End: len(value), Score: f.Score}}))
-		counts[key{f.Type, mode}]++
-		pos = end
-	}
-	b.WriteString(text[pos:])
-	reds := make([]extproc.Redaction, 0, len(counts))
-	for k, n := range counts {
-		reds = append(reds, extproc.Redaction{Type: k.typ, Mode: k.mode, Count: n})
-	}
-	sort.Slice(reds, func(i, j int) bool { return reds[i].Type < reds[j].Type })
-	return b.String(), reds
+		return red.Redact(value, []phi.Finding{{Type: typ, Start: 0, End: len(value), Score: f.Score}}), mode
+	})
 }
 
 func modeFor(rules []extproc.RedactRule, typ string) string {

@@ -94,6 +94,50 @@ func NewExchange(path, key string, sse bool, sseChunks int) Exchange {
 	return Exchange{Msgs: msgs}
 }
 
+// MessageProcessor is the per-stream interface of extproc.Processor, as
+// the exchange drives it directly (benchmarks without gRPC).
+type MessageProcessor interface {
+	RequestHeaders(ctx context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error)
+	RequestBody(ctx context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error)
+	ResponseHeaders(ctx context.Context, h *extprocv3.HttpHeaders) (*extprocv3.ProcessingResponse, error)
+	ResponseBody(ctx context.Context, b *extprocv3.HttpBody) (*extprocv3.ProcessingResponse, error)
+}
+
+// Drive plays the exchange against p in process, failing on an error or
+// an early local reply (the benchmarks expect the request to be allowed).
+func (ex Exchange) Drive(ctx context.Context, p MessageProcessor) error {
+	for _, m := range ex.Msgs {
+		var r *extprocv3.ProcessingResponse
+		var err error
+		switch x := m.Request.(type) {
+		case *extprocv3.ProcessingRequest_RequestHeaders:
+			r, err = p.RequestHeaders(ctx, x.RequestHeaders)
+		case *extprocv3.ProcessingRequest_RequestBody:
+			r, err = p.RequestBody(ctx, x.RequestBody)
+		case *extprocv3.ProcessingRequest_ResponseHeaders:
+			r, err = p.ResponseHeaders(ctx, x.ResponseHeaders)
+		case *extprocv3.ProcessingRequest_ResponseBody:
+			r, err = p.ResponseBody(ctx, x.ResponseBody)
+		}
+		if err != nil {
+			return err
+		}
+		if ir := r.GetImmediateResponse(); ir != nil {
+			return fmt.Errorf("exchange ended early with a local reply %d: %s", ir.GetStatus().GetCode(), ir.GetBody())
+		}
+	}
+	return nil
+}
+
+// BodyBytes is the request and response body bytes of the exchange.
+func (ex Exchange) BodyBytes() int64 {
+	var n int64
+	for _, m := range ex.Msgs {
+		n += int64(len(m.GetRequestBody().GetBody()) + len(m.GetResponseBody().GetBody()))
+	}
+	return n
+}
+
 // ParseFlags reads `ward bench` flags. An empty Target means the caller
 // should start a Ward in-process.
 func ParseFlags(args []string, stderr io.Writer) (Options, error) {
