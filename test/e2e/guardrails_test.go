@@ -1,13 +1,9 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/wardhq/ward/extproc/audit"
 	"github.com/wardhq/ward/extproc/config"
@@ -18,45 +14,8 @@ import (
 // stack (flushing the audit writer) and returns what was written.
 func auditedStack(t *testing.T, tweak func(*config.Config)) (*Stack, func() []audit.Event) {
 	t.Helper()
-	cfg, err := config.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	cfg.Audit.Sink = "file"
-	cfg.Audit.File = filepath.Join(dir, "audit.jsonl")
-	cfg.Audit.SpoolDir = filepath.Join(dir, "spool")
-	cfg.Audit.FlushInterval = config.Duration(20 * time.Millisecond)
-	if tweak != nil {
-		tweak(cfg)
-	}
-	s, err := Start(context.Background(), Options{Config: cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := false
-	t.Cleanup(func() {
-		if !closed {
-			s.Close()
-		}
-	})
-	return s, func() []audit.Event {
-		t.Helper()
-		if err := s.Close(); err != nil {
-			t.Fatalf("close: %v", err)
-		}
-		closed = true
-		f, err := os.Open(cfg.Audit.File)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		var evs []audit.Event
-		if err := audit.ReadJSONL(f, func(e *audit.Event) error { evs = append(evs, *e); return nil }); err != nil {
-			t.Fatal(err)
-		}
-		return evs
-	}
+	ss := startStreamStack(t, streamOpts{cfg: tweak})
+	return ss.Stack, ss.events
 }
 
 func TestClinicalRedactsPHIBeforeTheProvider(t *testing.T) {
