@@ -162,7 +162,18 @@ type Decision struct {
 	// FailedOpen marks a decision taken because the policy errored on a
 	// fail-open profile.
 	FailedOpen bool
+	// StreamChecks (request decisions) says which chunks of a streamed
+	// response need a response_chunk decision: StreamChecksEveryChunk (also
+	// when empty), StreamChecksOnFindings or StreamChecksNone.
+	StreamChecks string
 }
+
+// StreamChecks values (the policy decision document's stream_checks).
+const (
+	StreamChecksEveryChunk = "every_chunk"
+	StreamChecksOnFindings = "on_findings"
+	StreamChecksNone       = "none"
+)
 
 // RedactRule says how to redact one finding type.
 type RedactRule struct {

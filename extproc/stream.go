@@ -268,7 +268,7 @@ func (g *streamGuard) process(ctx context.Context, in []byte, eos bool) []byte {
 	ix.MaxHeldChars = max(ix.MaxHeldChars, held)
 
 	dec := Decision{Allow: true}
-	if g.newText() {
+	if g.needsDecision() {
 		var denial []byte
 		if dec, denial = g.decide(ctx); denial != nil {
 			return denial
@@ -282,10 +282,25 @@ func (g *streamGuard) process(ctx context.Context, in []byte, eos bool) []byte {
 	return g.out
 }
 
-// newText reports whether this chunk released any text for the policy.
-func (g *streamGuard) newText() bool {
+// needsDecision reports whether this chunk's released text needs a
+// response_chunk decision. The request decision's stream_checks says what
+// the policy's chunk decision depends on: every chunk with new text (the
+// default: e.g. phrase checks on a patient-facing app), only chunks whose
+// text holds findings (the decision is then a function of the findings,
+// and text without them passes unchanged), or none at all.
+func (g *streamGuard) needsDecision() bool {
+	checks := StreamChecksEveryChunk
+	if d := g.w.ix.RequestDecision; d != nil && d.StreamChecks != "" {
+		checks = d.StreamChecks
+	}
 	for _, r := range g.rels {
-		if r.text != "" {
+		switch {
+		case r.text == "" || checks == StreamChecksNone:
+		case checks == StreamChecksOnFindings:
+			if len(r.fs) > 0 {
+				return true
+			}
+		default:
 			return true
 		}
 	}

@@ -22,13 +22,16 @@ import (
 
 // guardedPipeline is Ward's real pipeline (PHI engine, OPA policy) from
 // the embedded config, without audit.
-func guardedPipeline(t testing.TB, withPolicy bool) *extproc.Pipeline {
+func guardedPipeline(t testing.TB, withPolicy bool, tweak ...func(*config.Config)) *extproc.Pipeline {
 	t.Helper()
 	cfg, err := config.Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Audit.Sink = "none"
+	for _, f := range tweak {
+		f(cfg)
+	}
 	t.Setenv("OPENAI_API_KEY", "sk-test")
 	t.Setenv("ANTHROPIC_API_KEY", "sk-ant-test")
 	t.Setenv("AZURE_OPENAI_API_KEY", "az-test")
@@ -228,34 +231,64 @@ func allJSON(stream []byte) bool {
 // policy, and reports the p50/p99 per chunk. Reproduce with
 //
 //	go test ./extproc -run '^$' -bench StreamGuard -benchtime 3x
+//
+//	go test ./extproc -run '^$' -bench StreamGuard -benchtime 3x
+//
+// Cases: PHI scanning alone; with the clinical policy for an app that is
+// not patient-facing (stream_checks on_findings), on clean text and on
+// text with a phone number every ~200 words; and for a patient-facing app
+// (every_chunk: one OPA evaluation per chunk that releases text).
 func BenchmarkStreamGuard(b *testing.B) {
-	words := strings.Fields(strings.Repeat("The patient was seen today for follow-up of hypertension and reports good adherence to the current plan. ", 250))
-	text := strings.Join(words[:4000], " ")
-	var parts []int
-	pos := 0
-	for _, w := range words[:3999] {
-		pos += len(w) + 1
-		parts = append(parts, pos)
+	sentence := "The patient was seen today for follow-up of hypertension and reports good adherence to the current plan. "
+	chunked := func(text string) [][]byte {
+		words := strings.Fields(text)
+		text = strings.Join(words[:4000], " ")
+		var parts []int
+		pos := 0
+		for _, w := range words[:3999] {
+			pos += len(w) + 1
+			parts = append(parts, pos)
+		}
+		stream := chatStream(text, parts)
+		// Split at event boundaries: one event per chunk.
+		var chunks [][]byte
+		for rest := stream; len(rest) > 0; {
+			i := bytes.Index(rest, []byte("\n\n")) + 2
+			chunks = append(chunks, rest[:i])
+			rest = rest[i:]
+		}
+		return chunks
 	}
-	stream := chatStream(text, parts)
-	// Split at event boundaries: one event per chunk.
-	var chunks [][]byte
-	for rest := stream; len(rest) > 0; {
-		i := bytes.Index(rest, []byte("\n\n")) + 2
-		chunks = append(chunks, rest[:i])
-		rest = rest[i:]
+	clean := chunked(strings.Repeat(sentence, 250))
+	withPHI := chunked(strings.Repeat(strings.Repeat(sentence, 11)+"Call her back on 617-555-0142 today. ", 22))
+	patientFacing := func(c *config.Config) {
+		c.Policy.Data = map[string]any{"ward": map[string]any{"config": map[string]any{"apps": map[string]any{
+			"discharge-notes": map[string]any{"patient_facing": true},
+		}}}}
 	}
 	for _, bc := range []struct {
 		name   string
 		policy bool
-	}{{"phi", false}, {"phi+policy", true}} {
+		chunks [][]byte
+		tweak  []func(*config.Config)
+	}{
+		{"phi", false, clean, nil},
+		{"phi+policy/clean", true, clean, nil},
+		{"phi+policy/findings", true, withPHI, nil},
+		{"phi+policy/patient-facing", true, clean, []func(*config.Config){patientFacing}},
+	} {
+		chunks := bc.chunks
+		var n int
+		for _, c := range chunks {
+			n += len(c)
+		}
 		b.Run(bc.name, func(b *testing.B) {
-			p := guardedPipeline(b, bc.policy)
+			p := guardedPipeline(b, bc.policy, bc.tweak...)
 			last := &lastIx{}
 			p.Recorder = last
 			ctx := context.Background()
 			lat := make([]time.Duration, 0, len(chunks)*b.N)
-			b.SetBytes(int64(len(stream)))
+			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
@@ -373,5 +406,38 @@ func TestStreamGuardRecordsStreamFacts(t *testing.T) {
 		ix.TTFT <= 0 || ix.Outcome != "redact" || ix.Usage.OutputTokens != 9 {
 		t.Fatalf("unknown %d events %d decisions %d held %d ttft %v outcome %s usage %+v",
 			ix.UnknownEvents, ix.StreamEvents, ix.ChunkDecisions, ix.MaxHeldChars, ix.TTFT, ix.Outcome, ix.Usage)
+	}
+}
+
+// TestStreamChecksFromThePolicy: the clinical policy asks for chunk
+// decisions only where PHI was found (a non-patient-facing app), so clean
+// text streams without policy evaluations and a finding still gets one,
+// with its redaction.
+func TestStreamChecksFromThePolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name, text    string
+		wantDecisions func(int) bool
+		wantDelivered string
+	}{
+		{"clean text: no chunk decisions", "Rest and fluids; call the clinic if the fever lasts.", func(n int) bool { return n == 0 },
+			"Rest and fluids; call the clinic if the fever lasts."},
+		{"a finding: decided and redacted", "Please call 617-555-0142 tomorrow morning.", func(n int) bool { return n >= 1 },
+			"Please call [PHONE] tomorrow morning."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := guardedPipeline(t, true)
+			last := &lastIx{}
+			p.Recorder = last
+			proc := openStream(t, p)
+			feed(t, proc, chatStream(tc.text, []int{5, 10, 15, 20, 25, 30}), 11)
+			proc.Close(context.Background(), nil)
+			ix := last.ix
+			if ix.RequestDecision == nil || ix.RequestDecision.StreamChecks != extproc.StreamChecksOnFindings {
+				t.Fatalf("request decision %+v", ix.RequestDecision)
+			}
+			if !tc.wantDecisions(ix.ChunkDecisions) || ix.Response.Choices[0] != tc.wantDelivered {
+				t.Fatalf("%d chunk decisions, delivered %q", ix.ChunkDecisions, ix.Response.Choices[0])
+			}
+		})
 	}
 }

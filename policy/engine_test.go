@@ -203,6 +203,8 @@ func TestBadDecisions(t *testing.T) {
 		{name: "route not object", policy: `decision := {"allow": true, "route": "gpt-4o"}`, field: "route"},
 		{name: "header value number", policy: `decision := {"allow": true, "headers": {"x-a": 1}}`, field: "headers.x-a"},
 		{name: "audit unknown", policy: `decision := {"allow": true, "audit": "everything"}`, field: "audit"},
+		{name: "stream_checks unknown", policy: `decision := {"allow": true, "stream_checks": "sometimes"}`, field: "stream_checks"},
+		{name: "stream_checks not a string", policy: `decision := {"allow": true, "stream_checks": 1}`, field: "stream_checks"},
 		{name: "tags not strings", policy: `decision := {"allow": true, "tags": ["a", 2]}`, field: "tags[1]"},
 		{name: "conflict error", policy: "decision := {\"allow\": true} if input.phase == \"request\"\n\ndecision := {\"allow\": false} if input.phase == \"request\""},
 		{name: "undefined", policy: `decision := {"allow": true} if input.never`, undef: true},

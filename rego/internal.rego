@@ -26,4 +26,6 @@ decision := lib.deny_decision(lib.first(denials), "full", tags) if {
 	"headers": limits.budget_headers,
 	"audit": "full",
 	"tags": tags,
+	# Nothing in this profile looks at streamed output.
+	"stream_checks": "none",
 }

@@ -40,6 +40,7 @@ func (d *policyDecider) decide(ctx context.Context, entrypoint string, in *polic
 		AuditContent:  pd.Audit,
 		Tags:          pd.Tags,
 		Revision:      pd.Revision,
+		StreamChecks:  pd.StreamChecks,
 	}
 	for _, r := range pd.Redact {
 		dec.Redact = append(dec.Redact, extproc.RedactRule{Type: r.Type, Mode: r.Mode})
