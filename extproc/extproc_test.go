@@ -510,6 +510,20 @@ func TestResponsePhases(t *testing.T) {
 			t.Fatalf("usage/status: %+v %d", ix.Usage, ix.ResponseStatus)
 		}
 	})
+	t.Run("response_checks none skips the response decision", func(t *testing.T) {
+		dec := fixedDecider{req: extproc.Decision{Allow: true, ResponseChecks: extproc.ResponseChecksNone},
+			resp: extproc.Decision{Allow: false, ReasonCode: "would_deny"}}
+		e := start(t, testConfig(t, ""), dec, 0)
+		resp := `{"id":"c1","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"SSN 123-45-6789"}}]}`
+		out := e.exchange(t, reqHeaders("/v1/chat/completions", auth...), reqBody([]byte(chatBody)),
+			respHeaders(200, "content-type", "application/json"), respBody([]byte(resp), true))
+		if out[3].GetImmediateResponse() != nil || out[3].GetResponseBody().GetResponse().GetBodyMutation() != nil {
+			t.Fatalf("the policy said it needs no response checks: %v", out[3])
+		}
+		if ix := e.rec.last(t); ix.ResponseDecision != nil {
+			t.Fatalf("response decided anyway: %+v", ix.ResponseDecision)
+		}
+	})
 	t.Run("SSE response switches to STREAMED and is tapped", func(t *testing.T) {
 		e := start(t, testConfig(t, ""), redact, 0)
 		stream := "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"Hel\"}}]}\n\n" +

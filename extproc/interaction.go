@@ -162,17 +162,28 @@ type Decision struct {
 	// FailedOpen marks a decision taken because the policy errored on a
 	// fail-open profile.
 	FailedOpen bool
-	// StreamChecks (request decisions) says which chunks of a streamed
-	// response need a response_chunk decision: StreamChecksEveryChunk (also
-	// when empty), StreamChecksOnFindings or StreamChecksNone.
-	StreamChecks string
+	// ResponseChecks (request decisions) says when the response needs a
+	// policy decision: a buffered body, or each chunk of a stream that
+	// releases text: ResponseChecksEveryChunk (also when empty),
+	// ResponseChecksOnFindings (only with output PHI findings) or
+	// ResponseChecksNone.
+	ResponseChecks string
 }
 
-// StreamChecks values (the policy decision document's stream_checks).
+// responseChecks is what the request decision asked for, every_chunk by
+// default (also when the request was not decided).
+func (ix *Interaction) responseChecks() string {
+	if d := ix.RequestDecision; d != nil && d.ResponseChecks != "" {
+		return d.ResponseChecks
+	}
+	return ResponseChecksEveryChunk
+}
+
+// ResponseChecks values (the policy decision document's response_checks).
 const (
-	StreamChecksEveryChunk = "every_chunk"
-	StreamChecksOnFindings = "on_findings"
-	StreamChecksNone       = "none"
+	ResponseChecksEveryChunk = "every_chunk"
+	ResponseChecksOnFindings = "on_findings"
+	ResponseChecksNone       = "none"
 )
 
 // RedactRule says how to redact one finding type.

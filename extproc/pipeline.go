@@ -664,6 +664,16 @@ func (w *wardProcessor) responsePhase(ctx context.Context, body []byte) *extproc
 		ix.Usage = resp.Usage
 	}
 	w.detect(ctx, PhaseResponse)
+	// A buffered body is a stream of one chunk: the request decision's
+	// response_checks says whether the policy needs to see it.
+	switch ix.responseChecks() {
+	case ResponseChecksNone:
+		return pass
+	case ResponseChecksOnFindings:
+		if len(ix.OutputFindings) == 0 {
+			return pass
+		}
+	}
 	dec, denial := w.decide(ctx, PhaseResponse)
 	if denial != nil {
 		return denial

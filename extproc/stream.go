@@ -283,20 +283,17 @@ func (g *streamGuard) process(ctx context.Context, in []byte, eos bool) []byte {
 }
 
 // needsDecision reports whether this chunk's released text needs a
-// response_chunk decision. The request decision's stream_checks says what
+// response_chunk decision. The request decision's response_checks says what
 // the policy's chunk decision depends on: every chunk with new text (the
 // default: e.g. phrase checks on a patient-facing app), only chunks whose
 // text holds findings (the decision is then a function of the findings,
 // and text without them passes unchanged), or none at all.
 func (g *streamGuard) needsDecision() bool {
-	checks := StreamChecksEveryChunk
-	if d := g.w.ix.RequestDecision; d != nil && d.StreamChecks != "" {
-		checks = d.StreamChecks
-	}
+	checks := g.w.ix.responseChecks()
 	for _, r := range g.rels {
 		switch {
-		case r.text == "" || checks == StreamChecksNone:
-		case checks == StreamChecksOnFindings:
+		case r.text == "" || checks == ResponseChecksNone:
+		case checks == ResponseChecksOnFindings:
 			if len(r.fs) > 0 {
 				return true
 			}

@@ -235,7 +235,7 @@ func allJSON(stream []byte) bool {
 //	go test ./extproc -run '^$' -bench StreamGuard -benchtime 3x
 //
 // Cases: PHI scanning alone; with the clinical policy for an app that is
-// not patient-facing (stream_checks on_findings), on clean text and on
+// not patient-facing (response_checks on_findings), on clean text and on
 // text with a phone number every ~200 words; and for a patient-facing app
 // (every_chunk: one OPA evaluation per chunk that releases text).
 func BenchmarkStreamGuard(b *testing.B) {
@@ -409,11 +409,11 @@ func TestStreamGuardRecordsStreamFacts(t *testing.T) {
 	}
 }
 
-// TestStreamChecksFromThePolicy: the clinical policy asks for chunk
+// TestResponseChecksFromThePolicy: the clinical policy asks for chunk
 // decisions only where PHI was found (a non-patient-facing app), so clean
 // text streams without policy evaluations and a finding still gets one,
 // with its redaction.
-func TestStreamChecksFromThePolicy(t *testing.T) {
+func TestResponseChecksFromThePolicy(t *testing.T) {
 	for _, tc := range []struct {
 		name, text    string
 		wantDecisions func(int) bool
@@ -432,7 +432,7 @@ func TestStreamChecksFromThePolicy(t *testing.T) {
 			feed(t, proc, chatStream(tc.text, []int{5, 10, 15, 20, 25, 30}), 11)
 			proc.Close(context.Background(), nil)
 			ix := last.ix
-			if ix.RequestDecision == nil || ix.RequestDecision.StreamChecks != extproc.StreamChecksOnFindings {
+			if ix.RequestDecision == nil || ix.RequestDecision.ResponseChecks != extproc.ResponseChecksOnFindings {
 				t.Fatalf("request decision %+v", ix.RequestDecision)
 			}
 			if !tc.wantDecisions(ix.ChunkDecisions) || ix.Response.Choices[0] != tc.wantDelivered {

@@ -17,11 +17,11 @@ const (
 )
 
 // Audit content levels.
-// StreamChecks values.
+// ResponseChecks values.
 const (
-	StreamChecksEveryChunk = "every_chunk"
-	StreamChecksOnFindings = "on_findings"
-	StreamChecksNone       = "none"
+	ResponseChecksEveryChunk = "every_chunk"
+	ResponseChecksOnFindings = "on_findings"
+	ResponseChecksNone       = "none"
 )
 
 const (
@@ -42,11 +42,11 @@ type Decision struct {
 	// Audit is the audit content level: "full", "redacted" or "none".
 	Audit string   `json:"audit"`
 	Tags  []string `json:"tags"`
-	// StreamChecks (request phase) says when this request's streamed
+	// ResponseChecks (request phase) says when this request's streamed
 	// response needs a response_chunk decision: "every_chunk" (default),
 	// "on_findings" (only chunks whose released text holds PHI findings:
 	// the policy's chunk decision depends on nothing else) or "none".
-	StreamChecks string `json:"stream_checks"`
+	ResponseChecks string `json:"response_checks"`
 
 	// Revision identifies the policy that decided (bundle revision or a
 	// content hash), for the audit trail.
@@ -152,7 +152,7 @@ var (
 	fHeaders = ast.StringTerm("headers")
 	fAudit   = ast.StringTerm("audit")
 	fTags    = ast.StringTerm("tags")
-	fStreamC = ast.StringTerm("stream_checks")
+	fRespChk = ast.StringTerm("response_checks")
 	fCode    = ast.StringTerm("code")
 	fMessage = ast.StringTerm("message")
 	fType    = ast.StringTerm("type")
@@ -318,17 +318,17 @@ func DecodeDecision(v ast.Value) (Decision, error) {
 		}
 		d.Tags = tags
 	}
-	checks, err := optString(obj, fStreamC, "stream_checks")
+	checks, err := optString(obj, fRespChk, "response_checks")
 	if err != nil {
 		return d, err
 	}
 	switch checks {
 	case "":
-		d.StreamChecks = StreamChecksEveryChunk
-	case StreamChecksEveryChunk, StreamChecksOnFindings, StreamChecksNone:
-		d.StreamChecks = checks
+		d.ResponseChecks = ResponseChecksEveryChunk
+	case ResponseChecksEveryChunk, ResponseChecksOnFindings, ResponseChecksNone:
+		d.ResponseChecks = checks
 	default:
-		return d, &ShapeError{Field: "stream_checks", Want: `"every_chunk", "on_findings" or "none"`, Got: fmt.Sprintf("%q", checks)}
+		return d, &ShapeError{Field: "response_checks", Want: `"every_chunk", "on_findings" or "none"`, Got: fmt.Sprintf("%q", checks)}
 	}
 	if !d.Allow && d.Status == 0 {
 		d.Status = 403

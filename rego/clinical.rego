@@ -121,11 +121,11 @@ decision := lib.deny_decision(lib.first(denials), audit, tag_list) if {
 	"headers": headers,
 	"audit": audit,
 	"tags": tag_list,
-	"stream_checks": stream_checks,
+	"response_checks": response_checks,
 }
 
 # Which chunks of a streamed answer need a response_chunk decision: phrase
 # checks for patient-facing apps read the text, so every chunk; otherwise
 # the chunk decision only redacts PHI the model produced, so only chunks
 # with findings.
-stream_checks := "every_chunk" if patient_facing else := "on_findings"
+response_checks := "every_chunk" if patient_facing else := "on_findings"

@@ -174,14 +174,14 @@ test_routing_to_baa_provider_skips_redaction if {
 
 # Streamed answers: patient-facing apps get a decision on every chunk
 # (phrase checks), other clinical apps only on chunks with PHI findings.
-test_stream_checks_follow_patient_facing if {
+test_response_checks_follow_patient_facing if {
 	base := {
 		"phase": "request", "profile": "clinical", "provider": "azure-openai", "model": "gpt-4o-mini",
 		"detectors": {"phi": {"count": 0, "by_type": {}, "new_by_type": {}, "findings": []}},
 		"tokens": {"prompt_estimate": 10, "max_output": 100}, "route": {"baa": true, "allowed_phi": []},
 	}
 	d1 := data.ward.decision with input as object.union(base, {"identity": {"team": "platform", "app": "patient-portal"}})
-	d1.stream_checks == "every_chunk"
+	d1.response_checks == "every_chunk"
 	d2 := data.ward.decision with input as object.union(base, {"identity": {"team": "platform", "app": "scribe"}})
-	d2.stream_checks == "on_findings"
+	d2.response_checks == "on_findings"
 }

@@ -27,5 +27,5 @@ decision := lib.deny_decision(lib.first(denials), "full", tags) if {
 	"audit": "full",
 	"tags": tags,
 	# Nothing in this profile looks at streamed output.
-	"stream_checks": "none",
+	"response_checks": "none",
 }

@@ -30,17 +30,17 @@ func (d *policyDecider) decide(ctx context.Context, entrypoint string, in *polic
 		return extproc.Decision{Revision: pd.Revision}, err
 	}
 	dec := extproc.Decision{
-		Allow:         pd.Allow,
-		Status:        pd.Status,
-		ReasonCode:    pd.Reason.Code,
-		ReasonMessage: pd.Reason.Message,
-		RouteModel:    pd.Route.Model,
-		RouteProvider: pd.Route.Provider,
-		Headers:       pd.Headers,
-		AuditContent:  pd.Audit,
-		Tags:          pd.Tags,
-		Revision:      pd.Revision,
-		StreamChecks:  pd.StreamChecks,
+		Allow:          pd.Allow,
+		Status:         pd.Status,
+		ReasonCode:     pd.Reason.Code,
+		ReasonMessage:  pd.Reason.Message,
+		RouteModel:     pd.Route.Model,
+		RouteProvider:  pd.Route.Provider,
+		Headers:        pd.Headers,
+		AuditContent:   pd.Audit,
+		Tags:           pd.Tags,
+		Revision:       pd.Revision,
+		ResponseChecks: pd.ResponseChecks,
 	}
 	for _, r := range pd.Redact {
 		dec.Redact = append(dec.Redact, extproc.RedactRule{Type: r.Type, Mode: r.Mode})
