@@ -37,14 +37,10 @@ fmt:
 demo:
 	$(GO) run ./cmd/ward demo
 
-## fuzz: a short run of every fuzz target (FUZZTIME=30s for longer)
+## fuzz: a short run of every fuzz target (FUZZTIME=30s for longer); see test/fuzz.sh
 FUZZTIME ?= 10s
 fuzz:
-	@for pkg in $$($(GO) list $(PKGS)); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
-	  done; \
-	done
+	FUZZTIME=$(FUZZTIME) bash test/fuzz.sh
 
 eval-phi:
 	$(GO) run ./test/eval/phi -data $(DATA)/phi

@@ -124,8 +124,8 @@ decision := lib.deny_decision(lib.first(denials), audit, tag_list) if {
 	"response_checks": response_checks,
 }
 
-# Which chunks of a streamed answer need a response_chunk decision: phrase
-# checks for patient-facing apps read the text, so every chunk; otherwise
-# the chunk decision only redacts PHI the model produced, so only chunks
-# with findings.
+# When the answer (a buffered body, or each chunk of a stream) needs a
+# response decision: phrase checks for patient-facing apps read the text,
+# so always; otherwise the response decision only redacts PHI the model
+# produced, so only output with findings.
 response_checks := "every_chunk" if patient_facing else := "on_findings"
