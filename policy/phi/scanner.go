@@ -130,24 +130,23 @@ func (s *Scanner) scanSegment(st *state, text string, p, e int, dst []Finding) [
 		}
 		return a.start - b.start
 	})
+	// The accepted findings are kept sorted by Start as they are inserted:
+	// being disjoint (detectors never report an empty span), only the
+	// neighbours of the insertion point can overlap a new one, and no sort
+	// is needed at the end.
 	first := len(dst)
 	for _, x := range c {
 		if !s.enabled[x.t] || x.score < s.minScore {
 			continue
 		}
 		f := Finding{Type: x.t, Start: p + st.v.origStart(x.start), End: p + st.v.origEnd(x.end), Score: x.score}
-		overlap := false
-		for _, y := range dst[first:] {
-			if f.Start < y.End && y.Start < f.End {
-				overlap = true
-				break
-			}
+		acc := dst[first:]
+		k, _ := slices.BinarySearchFunc(acc, f.Start, func(y Finding, start int) int { return y.Start - start })
+		if (k > 0 && acc[k-1].End > f.Start) || (k < len(acc) && acc[k].Start < f.End) {
+			continue
 		}
-		if !overlap {
-			dst = append(dst, f)
-		}
+		dst = slices.Insert(dst, first+k, f)
 	}
-	slices.SortFunc(dst[first:], func(a, b Finding) int { return a.Start - b.Start })
 	return dst
 }
 
