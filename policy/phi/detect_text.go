@@ -75,7 +75,11 @@ func (st *state) word(i, j int) int {
 			return e
 		}
 	}
-	if flags&wfCue != 0 && j-i >= 3 && j-i <= 9 {
+	if flags&wfCue == 0 {
+		// None of the words below: straight to the capitalised-word rules.
+		return st.names(i, j, nil)
+	}
+	if j-i >= 3 && j-i <= 9 {
 		if monthNum(lw) > 0 {
 			if e := st.monthDate(i); e > 0 {
 				return e
@@ -325,7 +329,8 @@ func skipSpaces(s string, p int) int {
 }
 
 // names finds person names from cue words (titles, "name is", "Patient:",
-// sign-offs) and from the first-name frequency list.
+// sign-offs) and from the first-name frequency list. lw is the lowercased
+// word, or nil when wordFlags already says it is no cue.
 func (st *state) names(i, j int, lw []byte) int {
 	s := st.v.s
 	n := len(s)
