@@ -116,6 +116,11 @@ func (s *Scanner) scanSegment(st *state, text string, p, e int, dst []Finding) [
 	if len(st.cands) == 0 {
 		return dst
 	}
+	d, ok := s.disjoint(st, p, dst)
+	if ok {
+		return d
+	}
+	dst = d // the same findings, maybe more room
 	// Resolve overlaps: best score, then longest, then leftmost wins.
 	c := st.cands
 	slices.SortFunc(c, func(a, b cand) int {
@@ -148,6 +153,28 @@ func (s *Scanner) scanSegment(st *state, text string, p, e int, dst []Finding) [
 		dst = slices.Insert(dst, first+k, f)
 	}
 	return dst
+}
+
+// disjoint is the common case of scanSegment: when the kept candidates,
+// in the order the detectors found them, already follow one another
+// without overlapping, overlap resolution would keep every one of them
+// whatever their scores, and sorting by Start keeps this order. It appends
+// them and reports true, or leaves dst as it was and reports false.
+func (s *Scanner) disjoint(st *state, p int, dst []Finding) ([]Finding, bool) {
+	first := len(dst)
+	prevEnd := -1
+	for _, x := range st.cands {
+		if !s.enabled[x.t] || x.score < s.minScore {
+			continue
+		}
+		f := Finding{Type: x.t, Start: p + st.v.origStart(x.start), End: p + st.v.origEnd(x.end), Score: x.score}
+		if f.Start < prevEnd || f.Start >= f.End {
+			return dst[:first], false
+		}
+		prevEnd = f.End
+		dst = append(dst, f)
+	}
+	return dst, true
 }
 
 // segmentEnd returns where the segment starting at p ends. Segments are the
