@@ -11,6 +11,7 @@ const (
 	wfFirst               // maybe a first name
 	wfCtx                 // maybe a context word
 	wfLex                 // maybe in the name/place lexicon (kindOf)
+	wfNot                 // maybe in notName
 	bloomBits = 13
 )
 
@@ -46,5 +47,8 @@ func init() {
 	}
 	for w := range lexicon {
 		mark(wfLex, w)
+	}
+	for w := range notName {
+		mark(wfNot, w)
 	}
 }

@@ -248,7 +248,7 @@ func nameSeq(s string, p, maxWords int) (end, words int, last int) {
 			}
 			q++
 		} else {
-			if lw, ok := lowerWord(lb[:], s[p:q]); ok && notName[string(lw)] {
+			if lw, ok := lowerWord(lb[:], s[p:q]); ok && wordFlags[wordHash(lw)]&wfNot != 0 && notName[string(lw)] {
 				break
 			}
 			if q-p == 1 {
