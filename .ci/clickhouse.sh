@@ -21,6 +21,18 @@ as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# ours_running: the pid file names a live clickhouse-server (not a process
+# that reused the pid after the server was killed).
+ours_running() {
+	[ -f "$PIDFILE" ] || return 1
+	pid=$(cat "$PIDFILE")
+	kill -0 "$pid" 2>/dev/null || return 1
+	case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
+	clickhouse*) return 0 ;;
+	esac
+	return 1
+}
+
 answers() {
 	clickhouse-client -q 'SELECT 1' >/dev/null 2>&1
 }
@@ -56,9 +68,12 @@ start() {
 </yandex>
 XML
 	fi
-	if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+	if ours_running; then
 		echo "clickhouse.sh: server process $(cat "$PIDFILE") running, waiting for it" >&2
 	else
+		# A pid file left by a killed server may name a pid reused since
+		# (start-stop-daemon would otherwise refuse or mis-track).
+		as_root rm -f "$PIDFILE"
 		echo "clickhouse.sh: starting clickhouse-server" >&2
 		if [ "$(id -u)" = 0 ] && id clickhouse >/dev/null 2>&1 && command -v start-stop-daemon >/dev/null 2>&1; then
 			start-stop-daemon --start --quiet --chuid clickhouse:clickhouse --background \

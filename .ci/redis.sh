@@ -37,6 +37,18 @@ install() {
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server
 }
 
+# ours_running: the pid file names a live redis-server (not a process that
+# reused the pid after the server was killed).
+ours_running() {
+	[ -f "$PIDFILE" ] || return 1
+	pid=$(cat "$PIDFILE")
+	kill -0 "$pid" 2>/dev/null || return 1
+	case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
+	redis-server*) return 0 ;;
+	esac
+	return 1
+}
+
 start() {
 	install
 	if answers; then
@@ -44,9 +56,11 @@ start() {
 		return 0
 	fi
 	mkdir -p "$RUNDIR"
-	if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+	if ours_running; then
 		echo "redis.sh: server process $(cat "$PIDFILE") running, waiting for it" >&2
 	else
+		# A pid file left by a killed server may name a pid reused since.
+		rm -f "$PIDFILE"
 		echo "redis.sh: starting redis-server on 127.0.0.1:$PORT" >&2
 		# --daemonize writes the pid file itself; no persistence: the
 		# limiter's state is soft and ClickHouse holds the durable spend.
