@@ -23,22 +23,7 @@ const codecVersion = 2
 
 // AppendEncoded appends the binary encoding of e to buf.
 func AppendEncoded(buf []byte, e *Event) []byte {
-	b := hashBuf(append(buf, codecVersion))
-	b = append(b, e.ID[:]...)
-	b = append(b, e.WriterID[:]...)
-	b = b.i64(int64(e.Seq))
-	b = b.i64(UnixMs(e.Start)).i64(UnixMs(e.FirstByte)).i64(UnixMs(e.End))
-	b = b.str(e.RequestID).str(e.TraceID).str(e.SpanID)
-	b = b.str(e.Team).str(e.App).str(e.KeyID).str(e.EndUser)
-	b = b.str(e.Profile).str(e.Endpoint).str(e.Provider).str(e.ModelRequested).str(e.ModelServed)
-	stream := int64(0)
-	if e.Stream {
-		stream = 1
-	}
-	b = b.i64(stream).i64(int64(e.Status))
-	b = b.str(e.Decision).str(e.ReasonCode).str(e.PolicyRevision)
-	b = b.counts(e.PHI).counts(e.Redactions)
-	b = b.str(e.ContentLevel)
+	b := hashBuf(append(buf, codecVersion)).metadata(e)
 	b = binary.AppendUvarint(b, uint64(len(e.Prompt)))
 	for _, m := range e.Prompt {
 		b = b.str(m.Role).str(m.Content)
@@ -48,9 +33,7 @@ func AppendEncoded(buf []byte, e *Event) []byte {
 	for _, tc := range e.ToolCalls {
 		b = b.str(tc.Name).str(tc.Arguments)
 	}
-	b = b.i64(e.InputTokens).i64(e.OutputTokens).i64(e.CachedTokens).i64(e.CostMicroUSD)
-	b = b.i64(e.UpstreamMs).i64(e.WardOverheadUs)
-	b = b.i64(UnixMs(e.FirstToken)).i64(e.TPOTUs).i64(e.MaxHeldChars)
+	b = b.measures(e)
 	b = b.str(e.Error).str(e.ContentHash).str(e.PrevHash).str(e.Hash)
 	return b
 }

@@ -196,6 +196,15 @@ func ComputeContentHash(e *Event, scratch []byte) (string, []byte) {
 // except Hash itself (ContentHash stands in for the content).
 func ComputeHash(e *Event, scratch []byte) (string, []byte) {
 	b := hashBuf(append(scratch[:0], "ward-audit-v2"...))
+	b = b.metadata(e).str(e.ContentHash).measures(e)
+	b = b.str(e.Error).str(e.PrevHash)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), b
+}
+
+// metadata appends every field from the ids to the content level, in the
+// order both the hash and the spool encoding use.
+func (b hashBuf) metadata(e *Event) hashBuf {
 	b = append(b, e.ID[:]...)
 	b = append(b, e.WriterID[:]...)
 	b = b.i64(int64(e.Seq))
@@ -210,13 +219,16 @@ func ComputeHash(e *Event, scratch []byte) (string, []byte) {
 	b = b.i64(stream).i64(int64(e.Status))
 	b = b.str(e.Decision).str(e.ReasonCode).str(e.PolicyRevision)
 	b = b.counts(e.PHI).counts(e.Redactions)
-	b = b.str(e.ContentLevel).str(e.ContentHash)
+	return b.str(e.ContentLevel)
+}
+
+// measures appends tokens, cost and timings, shared by the hash and the
+// spool encoding so a new field cannot be added to one and missed in the
+// other.
+func (b hashBuf) measures(e *Event) hashBuf {
 	b = b.i64(e.InputTokens).i64(e.OutputTokens).i64(e.CachedTokens).i64(e.CostMicroUSD)
 	b = b.i64(e.UpstreamMs).i64(e.WardOverheadUs)
-	b = b.i64(UnixMs(e.FirstToken)).i64(e.TPOTUs).i64(e.MaxHeldChars)
-	b = b.str(e.Error).str(e.PrevHash)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), b
+	return b.i64(UnixMs(e.FirstToken)).i64(e.TPOTUs).i64(e.MaxHeldChars)
 }
 
 // Chain seals events into one writer's hash chain. Not safe for concurrent use.
