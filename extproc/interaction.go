@@ -31,7 +31,6 @@ type Interaction struct {
 	SpanID        string
 	Method        string
 	Path          string
-	Authority     string
 	Caller        identity.Caller
 	Authenticated bool
 	ProfileName   string
@@ -73,7 +72,6 @@ type Interaction struct {
 	UsageEstimated      bool
 	UsageError          string // provider usage rejected as absurd
 	CostMicroUSD        int64
-	ResponseBytes       int64
 
 	// Streamed responses (docs/streaming.md). For a guarded stream,
 	// Response holds what the client received (redacted, cut at a stop)
@@ -84,8 +82,6 @@ type Interaction struct {
 	StreamEvents       int           // SSE events with data seen
 	UnknownEvents      int           // events Ward did not recognise, passed through untouched
 	ChunkDecisions     int           // response_chunk policy evaluations
-	ChunkPolicyTime    time.Duration // their total time
-	StreamTerminated   bool          // Ward ended the stream with an error event
 
 	FirstByte time.Time // response headers seen
 	End       time.Time

@@ -172,7 +172,6 @@ func (w *wardProcessor) RequestHeaders(ctx context.Context, hm *extprocv3.HttpHe
 	h := headers(hm.GetHeaders().GetHeaders())
 	ix.Method = h.get(":method")
 	ix.Path = h.get(":path")
-	ix.Authority = h.get(":authority")
 	ix.RequestID = h.get("x-request-id")
 	ix.Traceparent = h.get("traceparent")
 	w.startInteractionSpan(ctx)
@@ -429,15 +428,26 @@ func (w *wardProcessor) decide(ctx context.Context, phase Phase) (Decision, *ext
 	if err == nil {
 		return dec, nil
 	}
+	if dec, open := w.policyFailed(err); open {
+		return dec, nil
+	}
+	return Decision{}, w.deny(ctx, http.StatusServiceUnavailable, "policy_error", "the gateway's policy could not be evaluated; request denied")
+}
+
+// policyFailed records a policy error and applies the profile's failure
+// mode: on a fail-open profile it returns the allow decision to use
+// (open true); on a fail-closed one the caller ends the exchange.
+func (w *wardProcessor) policyFailed(err error) (dec Decision, open bool) {
+	ix := w.ix
 	ix.Err = err
 	if ix.Profile.FailOpen {
 		w.p.Metrics.policyErrors.WithLabelValues(ix.ProfileName, "fail_open").Inc()
 		w.p.Log.Warn("policy error; profile fails open", "profile", ix.ProfileName, "error", err)
-		return Decision{Allow: true, FailedOpen: true, ReasonCode: "policy_error"}, nil
+		return Decision{Allow: true, FailedOpen: true, ReasonCode: "policy_error"}, true
 	}
 	w.p.Metrics.policyErrors.WithLabelValues(ix.ProfileName, "fail_closed").Inc()
 	w.p.Log.Error("policy error; profile fails closed", "profile", ix.ProfileName, "error", err)
-	return Decision{}, w.deny(ctx, http.StatusServiceUnavailable, "policy_error", "the gateway's policy could not be evaluated; request denied")
+	return Decision{}, false
 }
 
 func (w *wardProcessor) applyRequestDecision(dec Decision, m *mutation) error {
@@ -602,7 +612,6 @@ func (w *wardProcessor) ResponseBody(ctx context.Context, b *extprocv3.HttpBody)
 	w.msgStart = w.now()
 	defer w.track(w.msgStart)
 	ix := w.ix
-	ix.ResponseBytes += int64(len(b.GetBody()))
 	if ix.Streamed {
 		if w.guard != nil {
 			// Scanned, redacted and stopped in flight (stream.go).

@@ -501,7 +501,6 @@ func (g *streamGuard) decide(ctx context.Context) (Decision, []byte) {
 	}
 	ix.Response = g.asm.Response()
 	span := w.stageSpan("ward.policy")
-	start := w.now()
 	var dec Decision
 	var err error
 	if cd, ok := w.p.Decider.(ChunkDecider); ok {
@@ -510,24 +509,16 @@ func (g *streamGuard) decide(ctx context.Context) (Decision, []byte) {
 		dec, err = w.p.Decider.Decide(ctx, PhaseResponseChunk, ix)
 	}
 	ix.ChunkDecisions++
-	ix.ChunkPolicyTime += w.now().Sub(start)
 	span.End()
 	if err != nil {
-		ix.Err = err
-		if !ix.Profile.FailOpen {
-			w.p.Metrics.policyErrors.WithLabelValues(ix.ProfileName, "fail_closed").Inc()
+		var open bool
+		if dec, open = w.policyFailed(err); !open {
 			return Decision{}, g.terminate(ctx, http.StatusServiceUnavailable, "policy_error", "the gateway's policy could not be evaluated; response stopped")
 		}
-		w.p.Metrics.policyErrors.WithLabelValues(ix.ProfileName, "fail_open").Inc()
-		dec = Decision{Allow: true, FailedOpen: true, ReasonCode: "policy_error"}
 	}
 	ix.ResponseDecision = &dec
 	if !dec.Allow {
-		status := dec.Status
-		if status == 0 {
-			status = http.StatusForbidden
-		}
-		return dec, g.terminate(ctx, status, orDefault(dec.ReasonCode, "policy_denied"), orDefault(dec.ReasonMessage, "response stopped by policy"))
+		return dec, g.terminate(ctx, orZero(dec.Status, http.StatusForbidden), orDefault(dec.ReasonCode, "policy_denied"), orDefault(dec.ReasonMessage, "response stopped by policy"))
 	}
 	return dec, nil
 }
@@ -538,7 +529,6 @@ func (g *streamGuard) decide(ctx context.Context) (Decision, []byte) {
 func (g *streamGuard) terminate(_ context.Context, status int, code, message string) []byte {
 	ix := g.w.ix
 	g.state = guardEnded
-	ix.StreamTerminated = true
 	ix.Outcome, ix.ReasonCode = "deny", code
 	if code == "policy_error" || code == "upstream_stream_invalid" {
 		ix.Outcome = "error"
