@@ -69,7 +69,12 @@ func delimiters(b []byte) bool {
 		case '\n':
 			lineStart = true
 		case '\\':
-			// A literal "\n" typed into a prompt fakes a line break.
+			// A literal "\n" typed into a prompt fakes a line break; a run
+			// of three ("\n\n\n", "\ n \ n \ n") tries to push the
+			// application's prompt out of view.
+			if typedNewlines(b[i:]) >= 3 {
+				return true
+			}
 			if i+1 < len(b) && b[i+1] == 'n' {
 				lineStart = true
 				i++
@@ -93,6 +98,27 @@ func delimiters(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// typedNewlines counts the typed "\n" escapes at the start of b, allowing
+// spaces around them; it stops at the third.
+func typedNewlines(b []byte) int {
+	n, i := 0, 0
+	for n < 3 && i < len(b) && b[i] == '\\' {
+		i++
+		if i < len(b) && b[i] == ' ' {
+			i++
+		}
+		if i >= len(b) || b[i] != 'n' {
+			break
+		}
+		n++
+		i++
+		for i < len(b) && b[i] == ' ' {
+			i++
+		}
+	}
+	return n
 }
 
 func hasAnyPrefix(b []byte, ms [][]byte) bool {

@@ -75,29 +75,84 @@ const (
 	cFiction                         // actor(s), film, movie, scene, Schauspieler — the "two actors in a film" set-up
 )
 
+// Secondary concepts: a second 64-bit set (the first is full), used the
+// same way; a step names them in mask2.
+const (
+	dHence         uint64 = 1 << iota // henceforth, désormais, dorénavant, fortan: "from now on" in one word
+	dFromX                            // ab, partir, desde: the "from" of "ab jetzt", "a partir de ahora", "desde ahora"
+	dSoon                             // sofort, adelante: "ab sofort", "de ahora en adelante"
+	dPlay                             // play, take on, assume, spiele, schlüpfe, juega, interpreta, joue, incarne
+	dLike                             // like, wie, como, comme (after "act", "verhalte dich")
+	dBe                               // be, sein, ser, être, wärst, fueras, étais (after "pretend to", "tu so als")
+	dAside                            // aside, behind, beiseite, hinter, lado, côté (set aside, leave behind)
+	dPut                              // set, put, leave, lay, lass, lege, deja, deje, laisse, mets
+	dHeed                             // heed, beachte, caso (hacer caso), compte (tenir compte), attention
+	dApply                            // apply, valid, gelten, gilt, válidas, valables, vigentes (rules no longer apply)
+	dLonger                           // longer, mehr, ya, plus (no longer, nicht mehr, ya no, ne plus)
+	dKnow                             // know, weißt, sabes, sais (forget what you know)
+	dSecret                           // secret, Geheimnis, secreto: a password only when not "the secret of/to …"
+	dMine                             // my, mein, mi, mon: "my password" is the user's own
+	dNever                            // never (mind), "never mind the instructions"
+	dMind                             // mind
+	dSemblant                         // semblant, abstraction, omiso, pasar (por alto), "fais semblant", "haz caso omiso"
+	dTell2                            // told, dijeron, dit, gesagt: what someone told the model
+	dSo                               // so (tu so, als), como (haz como si), comme (fais comme si)
+	dSi                               // ob, si, if: "tu so als ob", "haz como si", "fais comme si"
+	dOther                            // another, next, further, additional, weitere, nächste, andere, otra, autre
+	dContextLabel                     // context, kontext, documents, artikel: a fake RAG context block label
+	dQuestionLabel                    // question, frage, pregunta: the question after a fake context block
+	dFollowing                        // following, folgenden, siguiente, suivant
+	dRel                              // lo (olvida lo que), ce (oublie ce que), what: a relative "what"
+	dDiscourse                        // message, statement, request, input, Eingabe, mensaje: what a model is told
+	dMan                              // man, te, qu'on: who told the model ("was man dir gesagt hat")
+	dWhich                            // welche, cuál, quel, lautet: question words of de/es/fr
+	dDo                               // haz, fais, mach: "haz como si", "fais semblant"
+	dGive                             // gib, gebe: "gib dich als … aus"
+	dSelf                             // dich, dir, ti, toi, yourself: "für dich", "pour toi"
+	dOf                               // of, eines, des, de, d'un: "the role of"
+	dDet                              // a, an, ein, eine, un, una, une: "be a DJ"
+	dYesNo                            // yes, no, ja, nein, sí, oui, non: "say yes"
+	dSayX                             // di, dis, dites, sag, sage: "say" in de/es/fr ("di que …")
+	dWrite                            // write, generate, compose, verfasse, formuliere, redacta, rédige: a new piece of work
+)
+
+// cmask is a word's concepts: a (c* constants) and b (d* constants).
+type cmask struct{ a, b uint64 }
+
 // lexicon is built once: each entry is normalised like the input, so keys
 // with accents or homoglyphs match whatever the normaliser produces.
-var lexicon = func() map[string]uint64 {
-	m := make(map[string]uint64, 1024)
+var lexicon = func() map[string]cmask {
+	m := make(map[string]cmask, 1024)
 	add := func(bits uint64, words string) {
 		for _, w := range strings.Fields(words) {
 			k := Normalize(w)
-			m[k] |= bits
+			c := m[k]
+			c.a |= bits
+			m[k] = c
 		}
 	}
+	add2 := func(bits uint64, words string) {
+		for _, w := range strings.Fields(words) {
+			k := Normalize(w)
+			c := m[k]
+			c.b |= bits
+			m[k] = c
+		}
+	}
+	addSecondary(add2)
 	add(cIgnore, `ignore ignored ignores ignoring disregard disregarding forget forgetting skip bypass override overwrite
 		overrule drop abandon discard dismiss neglect omit
 		vergiss vergessen vergesse vergesst ignoriere ignorieren ignorier ignoriert missachte missachten
-		verwirf verwerfe überspringe vernachlässige
+		verwirf verwerfe überspringe vernachlässige umgehe umgehen
 		olvida olvide olvidate olvídate olvidad olvidar ignora ignorar ignoren ignores descarta descartar omite
-		oublie oubliez oublier ignorez ignorer néglige négligez
+		oublie oubliez oublier ignorez ignorer néglige négligez contourne contournez
 		dimentica dimenticare esqueça esqueca esquece
 		zaboravi zaboravite ignoriraj
 		забудь забудьте игнорируй игнорируйте`)
 	add(cPrior, `previous prior preceding above earlier before former foregoing initial aforementioned
 		preceeding previously beforehand last past old
 		vorherigen vorherige vorheriger vorherigem bisherigen bisherige obigen obige vorangehenden vorangegangenen
-		vorangegangene vorigen vorige davor zuvor oben früheren frühere
+		vorangegangene vorigen vorige davor zuvor oben früheren frühere vorhergehenden vorhergehende vorstehenden
 		anteriores anterior previas previos precedentes précédentes précédente antérieures
 		antes arriba dessus precedenti
 		prethodne prethodni
@@ -110,14 +165,14 @@ var lexicon = func() map[string]uint64 {
 	add(cInstr, `instructions instruction directions directives directive rules guidelines orders commands
 		prompts programming constraints restrictions restriction guardrails requests command protocol directive
 		sentences limitations directions instructed
-		anweisungen anweisung instruktionen instruktion befehle vorgaben regeln richtlinien
-		instrucciones instrucción reglas órdenes indicaciones directrices
-		consignes règles directives
+		anweisungen anweisung instruktionen instruktion befehle vorgaben regeln richtlinien anordnungen direktiven
+		instrucciones instrucción reglas órdenes indicaciones directrices directivas normas pautas consignas
+		consignes règles directives ordres indications
 		istruzioni regole instruções regras
 		instrukcije upute
 		инструкции инструкций указания правила`)
 	add(cTask, `task tasks assignment assignments aufgabe aufgaben auftrag aufträge tarea tareas tâche tâches`)
-	add(cContext, `documents document articles article context information texts text conversation said
+	add(cContext, `documents document articles article context information texts text conversation
 		provided discussed informationen angaben ausführungen gesagte dokumente artikel kontext
 		información documentos contexto texto informations`)
 	add(cYour, `your ur yours deine deinen deiner deinem dein ihre ihren tus tu tuyas vos votre tes ton ta`)
@@ -133,7 +188,7 @@ var lexicon = func() map[string]uint64 {
 		muestra muéstrame dime revela repite escribe
 		montre affiche révèle répète écris donne`)
 	add(cPrompt, `prompt prompts systemprompt prompttext prompt_text`)
-	add(cPassword, `password passwords passwort kennwort secret contraseña passphrase pw`)
+	add(cPassword, `password passwords passwort kennwort contraseña passphrase pw`)
 	add(cSay, `say sag sage sagen di dites dis decir`)
 	add(cOutput, `output print write answer respond reply type return schreibe antworte antworten gib
 		ausgeben escribe responde responda écris réponds`)
@@ -141,17 +196,18 @@ var lexicon = func() map[string]uint64 {
 	add(cAct, `act behave fungieren fungiere agiere agieren agierst verhalte actúa actua actúes actues agis agissez`)
 	add(cAs, `as als como comme`)
 	add(cPretend, `pretend imagine stell finge finja imagina imaginez imagines imagine suppose`)
-	add(cRoleplay, `roleplay rollenspiel`)
+	add(cRoleplay, `roleplay roleplaying rollenspiel`)
 	add(cPersona, `dan jailbreak jailbroken stan dude aim kevin`)
 	add(cModeAdj, `developer dev god debug admin jailbreak sudo unrestricted entwickler`)
 	add(cMode, `mode modus modo`)
-	add(cCharacter, `character role roles rolle rollen figur personaje personnage`)
+	add(cCharacter, `character role roles rolle rollen figur personaje personnage papel`)
 	add(cStay, `stay remain break staying bleiben bleibst bleibt fallen falling`)
 	add(cNeg, `not don't dont never nicht kein keine no ne pas nie`)
-	add(cWithout, `without no ohne sin sans`)
+	add(cWithout, `without no ohne sin sans keine keinerlei ningún ninguna aucune aucun`)
 	add(cLimits, `restrictions restriction limits limitations filters filter censorship ethics morals
 		boundaries constraints rules guidelines regeln einschränkungen grenzen
-		protocols safeguards training programming`)
+		protocols safeguards training programming warning warnings warnung warnungen advertencia advertencias
+		avertissement avertissements`)
 	add(cEvil, `evil unethical amoral unfiltered uncensored unrestricted immoral böse bose malvado`)
 	add(cAI, `ai assistant chatbot gpt chatgpt llm bot ki ia claude gemini copilot`)
 	add(cCapsCmd, `ignore forget disregard output say print write answer respond do not don't dont just only
@@ -161,7 +217,7 @@ var lexicon = func() map[string]uint64 {
 		hervorragende großartig genial klasse sehr muy bien excelente genial fantástico bravo parfait
 		excellent magnifique`)
 	add(cStop, `stop stopp halt attention achtung alto arrête`)
-	add(cEnough, `enough genügt genug basta assez suffit`)
+	add(cEnough, `enough genügt genug basta assez suffit erledigt`)
 	add(cWritten, `written wrote geschrieben stand escrito écrit`)
 	add(cBeginning, `beginning start top anfang beginn principio début`)
 	add(cWhat, `what what's whats was que quoi qué`)
@@ -173,10 +229,12 @@ var lexicon = func() map[string]uint64 {
 	add(cTell, `tell sag sage dime dis`)
 	add(cState, `state claim declare behaupte`)
 	add(cChange, `change update replace modify ändere ändern cambia modifie`)
-	add(cVoid, `irrelevant void obsolete invalid cancelled canceled null ungültig nichtig irrelevante nulas`)
+	add(cVoid, `irrelevant void obsolete invalid cancelled canceled null ungültig nichtig irrelevante nulas
+		aufgehoben hinfällig überholt annulled revoked anuladas inválidas obsoletas caducas annulées nulles invalides obsolètes`)
 	add(cFrom, `from ab von`)
 	add(cOn, `on an`)
-	add(cIgnoreWeak, `delete cancel reset reject rescind revoke remove erase clear scrap lösche streiche`)
+	add(cIgnoreWeak, `delete cancel reset reject rescind revoke remove erase clear scrap lösche streiche
+		borra elimina efface supprime`)
 	add(cOwn, `own eigenen eigenes propio propios`)
 	add(cKnowledge, `knowledge wissen conocimiento`)
 	add(cUser, `user users human customer nutzer benutzer usuario utilisateur`)
@@ -184,15 +242,67 @@ var lexicon = func() map[string]uint64 {
 	add(cAttn, `note attention important dear hinweis`)
 	add(cIf, `if wenn falls si`)
 	add(cLook, `look use consult refer read rely schau`)
-	add(cTold, `told instructed programmed trained given gave give provided received`)
+	add(cTold, `told instructed programmed trained given gave give provided received
+		bekommen erhalten recibiste recibido reçu reçues`)
 	add(cDespite, `despite regardless trotz`)
-	add(cFollow, `follow obey befolge folge`)
+	add(cFollow, `follow obey befolge folge halte sigue sigas siga seguir suis suivez suivre`)
 	add(cFiction, `actor actors actress film movie scene screenplay schauspieler schauspielerin film szene drehbuch
 		actores película pelicula escena acteurs acteur scène`)
 	add(cOpposite, `opposite contrary against defy subvert invert violate circumvent disobey
 		gegenteil widersetze`)
 	return m
 }()
+
+// addSecondary fills the d* concepts (written from the languages' ordinary
+// ways of saying each thing, not from any dataset's rows).
+func addSecondary(add func(bits uint64, words string)) {
+	add(dHence, `henceforth hereafter désormais dorénavant fortan`)
+	add(dFromX, `ab partir desde`)
+	add(dSoon, `sofort adelante`)
+	add(dPlay, `play playing take assume adopt embody spiele spiel spielst übernimm übernehme schlüpfe schlüpf
+		juega juegue interpreta asume adopta joue jouez incarne incarnez endosse`)
+	add(dLike, `like wie como comme`)
+	add(dBe, `be sein ser être wärst wären waerst fueras fueses eres étais serais`)
+	add(dAside, `aside behind beiseite hinter lado côté`)
+	add(dPut, `set put leave lay lass lasse lassen lege deja deje dejad laisse laissez mets mettez`)
+	add(dHeed, `heed listen beachte beachten beachtet berücksichtige berücksichtigen hör höre caso escuches escuchen
+		compte écoute écoutez`)
+	add(dApply, `apply applies valid gelten gilt gültig válidas válidos válida valen aplican vigentes
+		valables valable applicables appliquent`)
+	add(dLonger, `longer anymore mehr ya plus`)
+	add(dKnow, `know knew learned learnt weißt gelernt kennst sabes aprendiste sais appris connais`)
+	add(dSecret, `secret secrets geheimnis secreto`)
+	add(dMine, `my mein meine meinen mi mis mon ma mes`)
+	add(dNever, `never`)
+	add(dMind, `mind`)
+	add(dSemblant, `semblant abstraction omiso`)
+	add(dTell2, `told said dijeron dijo dicho dit gesagt erzählt`)
+	add(dSo, `so como comme`)
+	add(dSi, `ob si if`)
+	add(dOther, `another next further additional other weitere weiteren nächste nächsten andere anderen zusätzliche
+		otra otro siguiente adicional adicionales autre prochaine suivante`)
+	add(dContextLabel, `context kontext contexto contexte document documents dokument dokumente artikel article
+		documento documentos`)
+	add(dQuestionLabel, `question frage pregunta`)
+	add(dFollowing, `following folgenden folgende siguiente siguientes suivant suivante suivantes`)
+	add(dRel, `what lo ce`)
+	add(dMan, `man te qu'on t'a t'ont they he she someone somebody others people`)
+	add(dDiscourse, `message messages statement statements sentence sentences request requests direction input inputs
+		prompt text texts words things lines paragraph paragraphs conversation chat answer answers stuff
+		nachricht nachrichten eingabe eingaben aussage aussagen satz sätze anfrage text texte
+		mensaje mensajes frase frases solicitud entrada palabras
+		phrase phrases demande demandes mots texte`)
+	add(dWhich, `welche welches welcher cuál cuáles quel quelle quels quelles lautet lauten`)
+	add(dDo, `haz hagas fais faites mach`)
+	add(dGive, `gib gebe`)
+	add(dSelf, `dich dir ti toi yourself`)
+	add(dOf, `of eines einer des de del d'un d'une`)
+	add(dDet, `a an the ein eine einen der die das un una une el la le`)
+	add(dYesNo, `yes ja sí oui`)
+	add(dSayX, `di dis dites sag sage`)
+	add(dWrite, `write generate compose draft formulate create verfasse verfassen formuliere erstelle generiere schreib
+		redacta escribe genera compone crea rédige rédigez génère écris compose`)
+}
 
 // lexFilter is a 16384-bit Bloom-style filter over (length, first, second,
 // last byte) of the lexicon keys: most ordinary words skip the map lookup.
@@ -210,9 +320,9 @@ func lexKey(w []byte) uint32 {
 	return h >> 18 // 14 bits
 }
 
-func lookup(w []byte) uint64 {
+func lookup(w []byte) cmask {
 	if len(w) == 0 || len(w) > 24 {
-		return 0
+		return cmask{}
 	}
 	if h := lexKey(w); lexFilter[h>>6]&(1<<(h&63)) != 0 {
 		if m, ok := lexicon[string(w)]; ok {
@@ -225,9 +335,9 @@ func lookup(w []byte) uint64 {
 // Misspellings of the key words ("instrucions", "promt", "ingore") are
 // matched by edit distance; only words with the right first letter and
 // length reach the distance computation.
-func fuzzy(w []byte) uint64 {
+func fuzzy(w []byte) cmask {
 	if len(w) < 5 || len(w) > 14 {
-		return 0
+		return cmask{}
 	}
 	// Cheap filters on the second and last letters (typos rarely hit both).
 	c1, cl := w[1], w[len(w)-1]
@@ -254,7 +364,7 @@ func fuzzy(w []byte) uint64 {
 			}
 		}
 	}
-	return 0
+	return cmask{}
 }
 
 // within reports whether the optimal-string-alignment distance between a

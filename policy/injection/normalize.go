@@ -21,7 +21,8 @@ const (
 type token struct {
 	start, end int32
 	flags      uint8
-	mask       uint64 // concept bits, filled by the matcher
+	mask       uint64 // concept bits (c*), filled by the matcher
+	mask2      uint64 // secondary concept bits (d*)
 }
 
 // normText is the normalised view of one input: lower-case, NFKC, without

@@ -49,17 +49,23 @@ func RuleNames() []string { return append([]string(nil), featureNames[:]...) }
 // previous step's word; imp requires an imperative position (clause start,
 // possibly after fillers such as "please" or "now"), upper requires capitals.
 type step struct {
-	mask  uint64
+	mask  uint64 // c* concepts
+	mask2 uint64 // d* concepts (lexicon.go)
 	gap   int32
 	imp   bool
 	upper bool
-	bare  bool // not followed by a topic word: "instructions for …" is a task
+	bare  bool   // not followed by a topic word: "instructions for …" is a task
+	head  uint64 // if set: followed by a clause end or (after "the", "of" …) a word with one of these concepts
+	headD uint64 // … or one of these d* concepts
+	label bool   // followed by a colon: "Further instructions: …"
+	notMy bool   // not right after "my": "what is my password" is the user's own
 }
 
 type pattern struct {
-	f     feature
-	steps []step
-	union uint64
+	f      feature
+	steps  []step
+	union  uint64
+	union2 uint64
 }
 
 func s(mask uint64, gap int32) step { return step{mask: mask, gap: gap} }
@@ -67,12 +73,33 @@ func imp(mask uint64, gap int32) step {
 	return step{mask: mask, gap: gap, imp: true}
 }
 
+// x matches a word with one of the c* concepts a or the d* concepts b.
+func x(a, b uint64, gap int32) step { return step{mask: a, mask2: b, gap: gap} }
+func ximp(a, b uint64, gap int32) step {
+	return step{mask: a, mask2: b, gap: gap, imp: true}
+}
+
+// headNouns (and the d* concept dDiscourse: message, statement, input …) are
+// what "previous" may qualify in an override: "ignore the previous
+// instructions / message", "ignore the above", but not "ignore the previous
+// lab value if haemolysed", which is clinical advice. Fillers ("and",
+// "then", "please") mean the phrase ended there.
+const headNouns = cInstr | cTask | cContext | cPrompt | cLimits | cPrior | cAll | cEvery | cFiller | cThat
+
+// instrNouns are what an override can be about.
+const instrNouns = cInstr | cTask | cContext | cPrompt | cLimits
+
+// addressed words continue "from now on" as an order to the model: "you",
+// "your", "are", "act", "answer", "say", "never", "just", "ignore".
+const addressed = cYou | cYour | cAre | cAct | cOutput | cSay | cNeg | cJust | cReveal | cIgnore | cAI
+
 // patterns are ordered word sequences over concepts; gaps are in words.
 var patterns = func() []pattern {
 	ps := []pattern{
 		// instruction_override
 		{f: fOverride, steps: []step{s(cIgnore, 0), s(cPrior|cAll|cYour, 4), s(cInstr|cTask|cContext|cPrompt, 4)}},
-		{f: fOverride, steps: []step{imp(cIgnore, 0), s(cPrior|cEvery, 3)}},
+		{f: fOverride, steps: []step{imp(cIgnore, 0), s(cEvery, 3)}},
+		{f: fOverride, steps: []step{imp(cIgnore, 0), {mask: cPrior, gap: 3, head: headNouns, headD: dDiscourse, notMy: true}}},
 		{f: fOverride, steps: []step{imp(cIgnore, 0), s(cInstr|cTask, 3)}},
 		{f: fOverride, steps: []step{s(cIgnore, 0), s(cEvery, 1)}},
 		{f: fOverride, steps: []step{s(cPrior|cAll, 0), s(cInstr|cContext|cTask, 3), s(cVoid, 8)}},
@@ -85,20 +112,55 @@ var patterns = func() []pattern {
 		{f: fOverride, steps: []step{s(cIgnoreWeak, 0), s(cPrior|cAll|cYour, 3), s(cInstr, 3)}},
 		{f: fOverride, steps: []step{s(cPrior|cAll, 0), s(cInstr|cContext|cTask, 2), s(cIgnore, 2)}},
 		{f: fOverride, steps: []step{s(cIgnore, 0), s(cAll|cPrior|cYour, 2), s(cLimits, 2)}},
+		{f: fOverride, steps: []step{imp(cIgnore, 0), s(cLimits, 2)}},
 		{f: fOverride, steps: []step{s(cOpposite, 0), s(cYour|cAll|cPrior|cInstr|cWhat, 3)}},
+		// "set aside / leave behind the instructions", "lass … hinter dir", "deja de lado", "laisse de côté"
+		{f: fOverride, steps: []step{ximp(0, dPut, 0), s(instrNouns, 4), x(0, dAside, 3)}},
+		{f: fOverride, steps: []step{ximp(0, dPut, 0), x(0, dAside, 2), s(instrNouns, 4)}},
+		// "never mind the instructions"
+		{f: fOverride, steps: []step{x(0, dNever, 0), x(0, dMind, 0), s(instrNouns, 3)}},
+		{f: fOverride, steps: []step{x(0, dNever, 0), x(0, dMind, 0), {mask: cPrior, gap: 2, head: headNouns, headD: dDiscourse}}},
+		// "pay no attention to", "don't heed", "no hagas caso de", "ne tenez pas compte de", "nicht beachten"
+		{f: fOverride, steps: []step{s(cNeg, 0), x(0, dHeed, 2), s(instrNouns, 5)}},
+		{f: fOverride, steps: []step{x(0, dHeed, 0), s(instrNouns, 4), s(cNeg, 3)}},
+		{f: fOverride, steps: []step{s(instrNouns, 0), s(cNeg, 2), x(0, dHeed, 1)}},
+		{f: fOverride, steps: []step{x(0, dHeed|dSemblant, 0), x(0, dSemblant, 0), s(instrNouns, 4)}},
+		{f: fOverride, steps: []step{x(0, dSemblant, 0), s(instrNouns, 4)}},
+		// "your previous instructions no longer apply", "die vorherigen Anweisungen gelten nicht mehr",
+		// "las instrucciones anteriores ya no son válidas", "les règles précédentes ne sont plus valables"
+		{f: fOverride, steps: []step{s(cPrior|cYour|cAll, 0), s(instrNouns, 2), s(cNeg, 4), x(0, dApply|dLonger, 2)}},
+		{f: fOverride, steps: []step{s(cPrior|cYour|cAll, 0), s(instrNouns, 2), x(0, dApply, 2), s(cNeg, 2)}},
+		{f: fOverride, steps: []step{s(instrNouns, 0), s(cPrior, 1), s(cNeg, 3), x(0, dApply|dLonger, 3)}},
+		// "stop following / no longer follow your rules", "halte dich nicht mehr an deine Regeln"
+		{f: fOverride, steps: []step{s(cFollow, 0), s(cNeg, 2), s(cYour|cPrior|cAll, 3), s(cInstr, 3)}},
+		// "forget what you were told / know", "vergiss, was man dir gesagt hat", "olvida lo que te dijeron",
+		// "oublie ce qu'on t'a dit" (not "forget what I said": the model must be the one told)
+		{f: fOverride, steps: []step{imp(cIgnore, 0), x(cWhat, dRel, 1), x(cYou, dMan, 2), x(cTold, dTell2|dKnow, 3)}},
 		// instruction_reference
 		{f: fInstrRef, steps: []step{s(cPrior, 0), s(cInstr|cPrompt, 2)}},
 		{f: fInstrRef, steps: []step{s(cYour, 0), s(cInstr|cPrompt, 2)}},
 		{f: fInstrRef, steps: []step{s(cNew, 0), s(cInstr|cTask, 0)}},
+		// "your next task", "deine nächste Aufgabe", "another task for you", "further instructions:"
+		{f: fInstrRef, steps: []step{s(cYour, 0), x(0, dOther, 1), s(cTask, 0)}},
+		{f: fInstrRef, steps: []step{x(0, dOther, 0), s(cTask, 0), x(cYou, dSelf, 1)}},
+		{f: fInstrRef, steps: []step{x(cNew, dOther, 0), {mask: cInstr | cTask, label: true}}},
 		// persona_switch
 		{f: fPersona, steps: []step{s(cYou, 0), s(cAre, 1), s(cNow, 1)}},
 		{f: fPersona, steps: []step{s(cNow, 0), s(cYou, 1), s(cAre, 1)}},
 		{f: fPersona, steps: []step{s(cNow, 0), s(cAre, 1), s(cYou, 1)}},
 		{f: fPersona, steps: []step{s(cFrom, 0), s(cNow, 1), s(cOn, 1)}},
+		// "henceforth you …", "désormais tu …", "ab jetzt / ab sofort bist du", "a partir de ahora eres",
+		// "de ahora en adelante eres", "à partir de maintenant tu es"
+		{f: fPersona, steps: []step{x(0, dHence, 0), s(addressed, 3)}},
+		{f: fPersona, steps: []step{x(0, dFromX, 0), x(cNow, dSoon, 1), s(addressed, 4)}},
+		{f: fPersona, steps: []step{s(cNow, 0), x(0, dSoon, 1), s(addressed, 4)}},
 		{f: fPersona, steps: []step{s(cModeAdj, 0), s(cMode, 1)}},
 		{f: fPersona, steps: []step{s(cStay, 0), s(cCharacter, 3)}},
 		{f: fPersona, steps: []step{s(cCharacter, 0), s(cStay, 3)}},
 		{f: fPersona, steps: []step{s(cWithout, 0), s(cLimits, 1)}},
+		// "you are no longer …", "du bist nicht mehr …", "ya no eres …"
+		{f: fPersona, steps: []step{s(cYou, 0), s(cAre, 0), s(cNeg, 1), x(0, dLonger, 0), x(0, dDet, 0)}},
+		{f: fPersona, steps: []step{x(0, dLonger, 0), s(cNeg, 0), s(cAre, 0), x(0, dDet, 0)}},
 		{f: fPersona, steps: []step{s(cEvil, 0), s(cAI, 2)}},
 		{f: fPersona, steps: []step{s(cYou, 0), s(cAre, 1), s(cEvil, 3)}},
 		{f: fPersona, steps: []step{{mask: cPersona, upper: true}}},
@@ -108,6 +170,22 @@ var patterns = func() []pattern {
 		{f: fRoleplay, steps: []step{imp(cPretend, 0), s(cYou|cThat, 2)}},
 		{f: fRoleplay, steps: []step{s(cFiction, 0), s(cFiction, 6)}},
 		{f: fRoleplay, steps: []step{imp(cPretend, 0), s(cYou, 3), s(cAre, 1)}},
+		// "act like", "verhalte dich wie", "I want you to act like"
+		{f: fRoleplay, steps: []step{imp(cAct, 0), x(0, dLike, 1)}},
+		{f: fRoleplay, steps: []step{s(cYou, 0), s(cAct, 1), x(0, dLike, 0)}},
+		// "roleplay as", "role-playing as"
+		{f: fRoleplay, steps: []step{s(cRoleplay, 0), s(cAs, 1)}},
+		{f: fRoleplay, steps: []step{s(cCharacter, 0), x(0, dPlay, 0), s(cAs, 1)}},
+		// "play / take on the role of", "spiele die Rolle eines", "schlüpfe in die Rolle", "juega el papel de",
+		// "joue le rôle d'un" (not "plays a role in")
+		{f: fRoleplay, steps: []step{x(0, dPlay, 0), s(cCharacter, 2), x(cAs, dOf, 0)}},
+		// "tu so, als ob / als wärst du", "haz como si", "fais comme si", "fais semblant d'être", "gib dich als … aus"
+		{f: fRoleplay, steps: []step{imp(cYou, 0), x(0, dSo, 0), s(cAs, 0)}},
+		{f: fRoleplay, steps: []step{ximp(0, dDo, 0), x(0, dSo, 0), x(0, dSi, 0)}},
+		{f: fRoleplay, steps: []step{ximp(0, dDo, 0), x(0, dSemblant, 0)}},
+		{f: fRoleplay, steps: []step{ximp(0, dGive, 0), x(0, dSelf, 0), s(cAs, 0)}},
+		// "Be a DJ.", "Sei ein Pirat."
+		{f: fRoleplay, steps: []step{ximp(0, dBe, 0), x(0, dDet, 0)}},
 		// system_prompt_exfiltration
 		{f: fExfil, steps: []step{s(cReveal|cWhat, 0), s(cYour|cPrior, 4), s(cPrompt|cInstr, 3)}},
 		{f: fExfil, steps: []step{s(cReveal, 0), s(cPrompt, 5)}},
@@ -119,8 +197,12 @@ var patterns = func() []pattern {
 		{f: fExfil, steps: []step{s(cInstr|cPrompt, 0), s(cYou, 2), s(cTold, 3)}},
 		{f: fExfil, steps: []step{s(cInstr|cPrompt, 0), s(cTold, 2), s(cYou, 2)}},
 		{f: fExfil, steps: []step{s(cWhat, 0), s(cInstr|cPrompt, 2), s(cYou|cTold, 3)}},
+		// "repeat the text above", "wiederhole den Text oben", "repite todo lo anterior"
+		{f: fExfil, steps: []step{imp(cRevealStrong, 0), x(cContext|cPrompt|cEvery|cAll, dDiscourse, 2), {mask: cPrior, gap: 1, head: headNouns, headD: dDiscourse}}},
+		{f: fExfil, steps: []step{x(0, dWhich, 0), s(cYour, 2), s(cInstr|cPrompt, 2)}},
 		// secret_request
-		{f: fSecret, steps: []step{s(cReveal|cWhat|cTell, 0), s(cPassword, 4)}},
+		{f: fSecret, steps: []step{x(cReveal|cWhat|cTell, dWhich, 0), {mask: cPassword, gap: 4, notMy: true}}},
+		{f: fSecret, steps: []step{x(cReveal|cWhat|cTell, dWhich, 0), {mask2: dSecret, gap: 4, notMy: true, bare: true}}},
 		{f: fSecret, steps: []step{s(cPassword, 0), s(cReveal, 3)}},
 		// forced_output
 		{f: fForcedOutput, steps: []step{s(cRevealStrong, 0), s(cAfter, 1), s(cMe, 1)}},
@@ -130,10 +212,13 @@ var patterns = func() []pattern {
 		{f: fForcedOutput, steps: []step{s(cTell|cSay, 0), s(cMe, 1), s(cThat, 1), s(cYou, 1)}},
 		{f: fForcedOutput, steps: []step{s(cTell|cSay, 0), s(cThat, 0), s(cYou, 0)}},
 		{f: fForcedOutput, steps: []step{imp(cRevealStrong, 0), s(cEvery, 2)}},
+		// "say yes.", "di que …" (Spanish drops the pronoun)
+		{f: fForcedOutput, steps: []step{imp(cSay, 0), {mask2: dYesNo, head: cFiller}}},
+		{f: fForcedOutput, steps: []step{ximp(0, dSayX, 0), s(cThat, 0)}},
 		// context_switch
-		{f: fContextSwitch, steps: []step{s(cPraise, 0), s(cNow|cEnough, 12), s(cOutput|cReveal|cSay|cIgnore|cTask|cInstr|cNew, 10)}},
+		{f: fContextSwitch, steps: []step{s(cPraise, 0), s(cNow|cEnough, 12), x(cOutput|cReveal|cSay|cIgnore|cTask|cInstr|cNew, dWrite, 10)}},
 		{f: fContextSwitch, steps: []step{s(cEnough, 0), imp(cNow, 8)}},
-		{f: fContextSwitch, steps: []step{imp(cStop, 0), imp(cReveal|cOutput|cSay|cIgnore, 4)}},
+		{f: fContextSwitch, steps: []step{imp(cStop, 0), ximp(cReveal|cOutput|cSay|cIgnore, dWrite, 4)}},
 		{f: fContextSwitch, steps: []step{s(cStop, 0), s(cStop, 2)}},
 		{f: fContextSwitch, steps: []step{s(cNow, 0), s(cNew, 2), s(cInstr|cTask, 2)}},
 		// context_override
@@ -141,6 +226,8 @@ var patterns = func() []pattern {
 		{f: fContextIgnore, steps: []step{s(cOwn, 0), s(cKnowledge, 1)}},
 		{f: fContextIgnore, steps: []step{s(cDespite, 0), s(cWhat, 2), s(cTold, 4)}},
 		{f: fContextIgnore, steps: []step{imp(cIgnore, 0), s(cContext, 4)}},
+		// "answer without the articles", "antworte ohne die Dokumente", "responde sin los documentos"
+		{f: fContextIgnore, steps: []step{s(cOutput|cLook, 0), s(cWithout, 2), s(cContext, 2)}},
 		// indirect_injection: only reported for tool results and documents.
 		{f: fIndirect, steps: []step{s(cAttn, 0), s(cAI, 3)}},
 		{f: fIndirect, steps: []step{s(cIf, 0), s(cYou, 1), s(cAre, 1), s(cAI, 3)}},
@@ -152,6 +239,7 @@ var patterns = func() []pattern {
 	for i := range ps {
 		for _, st := range ps[i].steps {
 			ps[i].union |= st.mask
+			ps[i].union2 |= st.mask2
 		}
 	}
 	return ps
@@ -159,7 +247,7 @@ var patterns = func() []pattern {
 
 // byBit lists, per concept bit, the patterns that use it; stepBase is the
 // offset of each pattern's steps in the matcher state.
-var byBit, stepBase = func() (idx [64][]uint16, base []int) {
+var byBit, stepBase = func() (idx [128][]uint16, base []int) {
 	n := 0
 	for pi, p := range patterns {
 		base = append(base, n)
@@ -167,6 +255,9 @@ var byBit, stepBase = func() (idx [64][]uint16, base []int) {
 		for b := 0; b < 64; b++ {
 			if p.union&(1<<b) != 0 {
 				idx[b] = append(idx[b], uint16(pi))
+			}
+			if p.union2&(1<<b) != 0 {
+				idx[64+b] = append(idx[64+b], uint16(pi))
 			}
 		}
 	}
@@ -206,7 +297,8 @@ func match(n *normText, last []int32, seen []int32) hits {
 	capsRun, capsCmd, capsHit := 0, 0, false // embedded_command state
 	for i := range toks {
 		t := &toks[i]
-		t.mask = lookup(n.buf[t.start:t.end])
+		cm := lookup(n.buf[t.start:t.end])
+		t.mask, t.mask2 = cm.a, cm.b
 		// Imperative position: clause start, or right after a filler
 		// ("please", "now", "bitte") that was itself in that position.
 		isImp := t.flags&tokClauseStart != 0 || (prevFiller && prevImp)
@@ -226,8 +318,8 @@ func match(n *normText, last []int32, seen []int32) hits {
 			lower++
 			capsRun, capsCmd = 0, 0
 		}
-		m := t.mask
-		if m == 0 {
+		m, m2 := t.mask, t.mask2
+		if m|m2 == 0 {
 			continue
 		}
 		// "You are Volkswagen.", "Du bist Zeit Online": an identity given
@@ -246,8 +338,14 @@ func match(n *normText, last []int32, seen []int32) hits {
 		}
 		// Visit each pattern that uses one of the word's concepts once.
 		stamp := int32(i + 1)
-		for bits := m; bits != 0; bits &= bits - 1 {
-			for _, pi := range byBit[trailingZeros(bits)] {
+		for bits, off := m, 0; ; bits &= bits - 1 {
+			if bits == 0 {
+				if off == 64 || m2 == 0 {
+					break
+				}
+				bits, off = m2, 64
+			}
+			for _, pi := range byBit[off+trailingZeros(bits)] {
 				if seen[pi] == stamp {
 					continue
 				}
@@ -256,8 +354,10 @@ func match(n *normText, last []int32, seen []int32) hits {
 				base := stepBase[pi]
 				for k := len(p.steps) - 1; k >= 0; k-- {
 					st := &p.steps[k]
-					if m&st.mask == 0 || st.imp && t.flags&tokImperative == 0 || st.upper && t.flags&tokUpper == 0 ||
-						st.bare && topicNext(n.buf[t.end:]) {
+					if m&st.mask == 0 && m2&st.mask2 == 0 || st.imp && t.flags&tokImperative == 0 ||
+						st.upper && t.flags&tokUpper == 0 || st.bare && topicNext(n.buf[t.end:]) ||
+						st.head != 0 && !headOK(n, i, st.head, st.headD) || st.label && !colonNext(n.buf[t.end:]) ||
+						st.notMy && i > 0 && toks[i-1].mask2&dMine != 0 {
 						continue
 					}
 					if k > 0 {
@@ -281,6 +381,36 @@ func match(n *normText, last []int32, seen []int32) hits {
 		h.set(fObfuscation)
 	}
 	return h
+}
+
+// headOK reports whether word i ends its phrase or qualifies a word with
+// one of the concepts in head, looking past a few determiners ("ignore all
+// of the above", "ignore the previous instructions").
+func headOK(n *normText, i int, head, headD uint64) bool {
+	for j := i + 1; j < len(n.toks) && j <= i+3; j++ {
+		t := &n.toks[j]
+		if t.flags&tokClauseStart != 0 {
+			return true
+		}
+		w := n.word(j)
+		if headSkip[string(w)] {
+			continue
+		}
+		c := lookup(w)
+		return c.a&head != 0 || c.b&headD != 0
+	}
+	return true // end of text
+}
+
+var headSkip = map[string]bool{"the": true, "of": true, "these": true, "those": true, "few": true, "couple": true,
+	"two": true, "three": true, "several": true, "die": true,
+	"der": true, "den": true, "las": true, "los": true, "les": true, "des": true, "de": true, "la": true, "le": true,
+	"el": true, "del": true}
+
+// colonNext reports whether b starts, after spaces, with a colon.
+func colonNext(b []byte) bool {
+	i := skipSpaces(b, 0)
+	return i < len(b) && b[i] == ':'
 }
 
 // quoteNext reports whether b starts, after spaces and at most one
@@ -309,7 +439,9 @@ func quoteNext(b []byte) bool {
 }
 
 var quoteLinks = map[string]bool{"with": true, "only": true, "exactly": true, "just": true, "mit": true,
-	"nur": true, "con": true, "solo": true, "avec": true, "me": true, "back": true}
+	"nur": true, "con": true, "solo": true, "avec": true, "me": true, "back": true, "simply": true,
+	"einfach": true, "genau": true, "simplemente": true, "simplement": true, "par": true, "uniquement": true,
+	"literally": true, "mir": true, "moi": true}
 
 func skipSpaces(b []byte, i int) int {
 	for i < len(b) && i < 64 && b[i] == ' ' {

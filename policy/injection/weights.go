@@ -6,24 +6,24 @@ package injection
 // printed by `go run ./policy/injection/internal/train` ("rules only"); the
 // weights of the opt-in learned score are in weights_learned.go.
 var weights = [numFeatures]float64{
-	fOverride:      4.435,
-	fInstrRef:      3.127,
-	fPersona:       3.306,
-	fRoleplay:      2.563,
-	fExfil:         3.044,
+	fOverride:      4.458,
+	fInstrRef:      3.130,
+	fPersona:       3.321,
+	fRoleplay:      2.657,
+	fExfil:         3.047,
 	fSecret:        2.000,
-	fDelimiter:     3.041,
+	fDelimiter:     3.123,
 	fEncoded:       3.000,
-	fObfuscation:   1.693,
-	fForcedOutput:  1.804,
-	fContextSwitch: 2.662,
-	fContextIgnore: 2.337,
-	fEmbeddedCmd:   3.186,
+	fObfuscation:   1.700,
+	fForcedOutput:  2.028,
+	fContextSwitch: 2.721,
+	fContextIgnore: 2.351,
+	fEmbeddedCmd:   3.196,
 	fIndirect:      3.000,
 }
 
 const (
-	bias         = -1.796
-	multiWeight  = 1.052
+	bias         = -1.875
+	multiWeight  = 1.039
 	indirectBias = 0.0
 )

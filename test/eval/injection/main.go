@@ -59,7 +59,8 @@ func run(args []string, out io.Writer) error {
 	learned := fs.Bool("learned", false, "score with the opt-in learned text model (injection.Options.Learned)")
 	dev := fs.Bool("dev", false, "drop deepset's test split at load (use while developing; report without it)")
 	topicPer := fs.Int("topic-examples", 3, "training prompts per banking intent / MedQuAD question type for the topic-scope table (0: skip)")
-	show := fs.String("show", "", "print misclassified rows of groups containing this string (development; test-split rows are never printed)")
+	show := fs.String("show", "", "print misclassified rows of groups containing this string (development; test-split rows and deepset rows outside its train split are never printed)")
+	showAll := fs.Bool("all", false, "with -show: print every row of the group, not only the misclassified ones")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,11 +79,12 @@ func run(args []string, out io.Writer) error {
 	}
 	if *show != "" {
 		for _, r := range rows {
-			if !strings.Contains(r.group, *show) || r.Meta.Split == "test" {
+			if !strings.Contains(r.group, *show) || r.Meta.Split == "test" ||
+				r.file == "deepset_prompt_injections" && r.Meta.Split != "train" {
 				continue
 			}
 			pos := r.res.Score >= *threshold
-			if pos != (r.Label == "injection") {
+			if *showAll || pos != (r.Label == "injection") {
 				fmt.Fprintf(out, "%s %s %.2f %v %q\n", r.ID, r.Label, r.res.Score, r.res.Rules, clip(r.Text, 200))
 			}
 		}
