@@ -82,8 +82,7 @@ const (
 	dFromX                            // ab, partir, desde: the "from" of "ab jetzt", "a partir de ahora", "desde ahora"
 	dSoon                             // sofort, adelante: "ab sofort", "de ahora en adelante"
 	dPlay                             // play, take on, assume, spiele, schlüpfe, juega, interpreta, joue, incarne
-	dLike                             // like, wie, como, comme (after "act", "verhalte dich")
-	dBe                               // be, sein, ser, être, wärst, fueras, étais (after "pretend to", "tu so als")
+	dBe                               // be, sei, sé, sois: imperative "Be a DJ"
 	dAside                            // aside, behind, beiseite, hinter, lado, côté (set aside, leave behind)
 	dPut                              // set, put, leave, lay, lass, lege, deja, deje, laisse, mets
 	dHeed                             // heed, beachte, caso (hacer caso), compte (tenir compte), attention
@@ -91,26 +90,19 @@ const (
 	dLonger                           // longer, mehr, ya, plus (no longer, nicht mehr, ya no, ne plus)
 	dKnow                             // know, weißt, sabes, sais (forget what you know)
 	dSecret                           // secret, Geheimnis, secreto: a password only when not "the secret of/to …"
-	dMine                             // my, mein, mi, mon: "my password" is the user's own
 	dNever                            // never (mind), "never mind the instructions"
 	dMind                             // mind
 	dSemblant                         // semblant, abstraction, omiso, pasar (por alto), "fais semblant", "haz caso omiso"
 	dTell2                            // told, dijeron, dit, gesagt: what someone told the model
-	dSo                               // so (tu so, als), como (haz como si), comme (fais comme si)
-	dSi                               // ob, si, if: "tu so als ob", "haz como si", "fais comme si"
-	dOther                            // another, next, further, additional, weitere, nächste, andere, otra, autre
+	dSi                               // si: "haz como si", "fais comme si"
 	dContextLabel                     // context, kontext, documents, artikel: a fake RAG context block label
 	dQuestionLabel                    // question, frage, pregunta: the question after a fake context block
 	dFollowing                        // following, folgenden, siguiente, suivant
 	dRel                              // lo (olvida lo que), ce (oublie ce que), what: a relative "what"
-	dDiscourse                        // message, statement, request, input, Eingabe, mensaje: what a model is told
-	dMan                              // man, te, qu'on: who told the model ("was man dir gesagt hat")
 	dWhich                            // welche, cuál, quel, lautet: question words of de/es/fr
 	dDo                               // haz, fais, mach: "haz como si", "fais semblant"
 	dGive                             // gib, gebe: "gib dich als … aus"
 	dSelf                             // dich, dir, ti, toi, yourself: "für dich", "pour toi"
-	dOf                               // of, eines, des, de, d'un: "the role of"
-	dDet                              // a, an, ein, eine, un, una, une: "be a DJ"
 	dYesNo                            // yes, no, ja, nein, sí, oui, non: "say yes"
 	dSayX                             // di, dis, dites, sag, sage: "say" in de/es/fr ("di que …")
 	dWrite                            // write, generate, compose, verfasse, formuliere, redacta, rédige: a new piece of work
@@ -259,10 +251,9 @@ func addSecondary(add func(bits uint64, words string)) {
 	add(dHence, `henceforth hereafter désormais dorénavant fortan`)
 	add(dFromX, `ab partir desde`)
 	add(dSoon, `sofort adelante`)
-	add(dPlay, `play playing take assume adopt embody spiele spiel spielst übernimm übernehme schlüpfe schlüpf
+	add(dPlay, `play playing assume adopt embody spiele spiel spielst übernimm übernehme schlüpfe schlüpf
 		juega juegue interpreta asume adopta joue jouez incarne incarnez endosse`)
-	add(dLike, `like wie como comme`)
-	add(dBe, `be sein ser être wärst wären waerst fueras fueses eres étais serais`)
+	add(dBe, `be sei seid sé sois soyez`)
 	add(dAside, `aside behind beiseite hinter lado côté`)
 	add(dPut, `set put leave lay lass lasse lassen lege deja deje dejad laisse laissez mets mettez`)
 	add(dHeed, `heed listen beachte beachten beachtet berücksichtige berücksichtigen hör höre caso escuches escuchen
@@ -272,41 +263,29 @@ func addSecondary(add func(bits uint64, words string)) {
 	add(dLonger, `longer anymore mehr ya plus`)
 	add(dKnow, `know knew learned learnt weißt gelernt kennst sabes aprendiste sais appris connais`)
 	add(dSecret, `secret secrets geheimnis secreto`)
-	add(dMine, `my mein meine meinen mi mis mon ma mes`)
 	add(dNever, `never`)
 	add(dMind, `mind`)
 	add(dSemblant, `semblant abstraction omiso`)
 	add(dTell2, `told said dijeron dijo dicho dit gesagt erzählt`)
-	add(dSo, `so como comme`)
-	add(dSi, `ob si if`)
-	add(dOther, `another next further additional other weitere weiteren nächste nächsten andere anderen zusätzliche
-		otra otro siguiente adicional adicionales autre prochaine suivante`)
+	add(dSi, `si`)
 	add(dContextLabel, `context kontext contexto contexte document documents dokument dokumente artikel article
 		documento documentos`)
 	add(dQuestionLabel, `question frage pregunta`)
 	add(dFollowing, `following folgenden folgende siguiente siguientes suivant suivante suivantes`)
 	add(dRel, `what lo ce`)
-	add(dMan, `man te qu'on t'a t'ont they he she someone somebody others people`)
-	add(dDiscourse, `message messages statement statements sentence sentences request requests direction input inputs
-		prompt text texts words things lines paragraph paragraphs conversation chat answer answers stuff
-		nachricht nachrichten eingabe eingaben aussage aussagen satz sätze anfrage text texte
-		mensaje mensajes frase frases solicitud entrada palabras
-		phrase phrases demande demandes mots texte`)
 	add(dWhich, `welche welches welcher cuál cuáles quel quelle quels quelles lautet lauten`)
 	add(dDo, `haz hagas fais faites mach`)
 	add(dGive, `gib gebe`)
 	add(dSelf, `dich dir ti toi yourself`)
-	add(dOf, `of eines einer des de del d'un d'une`)
-	add(dDet, `a an the ein eine einen der die das un una une el la le`)
 	add(dYesNo, `yes ja sí oui`)
 	add(dSayX, `di dis dites sag sage`)
 	add(dWrite, `write generate compose draft formulate create verfasse verfassen formuliere erstelle generiere schreib
 		redacta escribe genera compone crea rédige rédigez génère écris compose`)
 }
 
-// lexFilter is a 16384-bit Bloom-style filter over (length, first, second,
+// lexFilter is a 65536-bit Bloom-style filter over (length, first, second,
 // last byte) of the lexicon keys: most ordinary words skip the map lookup.
-var lexFilter = func() (f [256]uint64) {
+var lexFilter = func() (f [1024]uint64) {
 	for k := range lexicon {
 		h := lexKey([]byte(k))
 		f[h>>6] |= 1 << (h & 63)
@@ -317,7 +296,7 @@ var lexFilter = func() (f [256]uint64) {
 func lexKey(w []byte) uint32 {
 	h := uint32(len(w))*0x9E3779B1 ^ uint32(w[0])<<16 ^ uint32(w[len(w)/2])<<8 ^ uint32(w[len(w)-1])
 	h *= 0x85EBCA6B
-	return h >> 18 // 14 bits
+	return h >> 16 // 16 bits
 }
 
 func lookup(w []byte) cmask {

@@ -1,6 +1,9 @@
 package injection
 
-import "math/bits"
+import (
+	"math/bits"
+	"strings"
+)
 
 // feature is one named rule family; its name is what Result.Rules reports.
 type feature uint8
@@ -54,11 +57,13 @@ type step struct {
 	gap   int32
 	imp   bool
 	upper bool
-	bare  bool   // not followed by a topic word: "instructions for …" is a task
-	head  uint64 // if set: followed by a clause end or (after "the", "of" …) a word with one of these concepts
-	headD uint64 // … or one of these d* concepts
-	label bool   // followed by a colon: "Further instructions: …"
-	notMy bool   // not right after "my": "what is my password" is the user's own
+	bare  bool            // not followed by a topic word: "instructions for …" is a task
+	head  uint64          // if set: followed by a clause end, a discourse noun or (after "the", "of" …) a word with one of these concepts
+	label bool            // followed by a colon: "Further instructions: …"
+	notMy bool            // not right after "my": "what is my password" is the user's own
+	notI  bool            // no "I"/"ich"/"je" since the previous step: "forget what you were told", not "… what I said"
+	next  map[string]bool // if set: the next word (past a reflexive "dich", "te") is in it
+	prev  map[string]bool // if set: the word before is in it
 }
 
 type pattern struct {
@@ -66,6 +71,7 @@ type pattern struct {
 	steps  []step
 	union  uint64
 	union2 uint64
+	span   int32 // most words from the first step's word to the last's
 }
 
 func s(mask uint64, gap int32) step { return step{mask: mask, gap: gap} }
@@ -79,7 +85,7 @@ func ximp(a, b uint64, gap int32) step {
 	return step{mask: a, mask2: b, gap: gap, imp: true}
 }
 
-// headNouns (and the d* concept dDiscourse: message, statement, input …) are
+// headNouns (and the discourse nouns: message, statement, input …) are
 // what "previous" may qualify in an override: "ignore the previous
 // instructions / message", "ignore the above", but not "ignore the previous
 // lab value if haemolysed", which is clinical advice. Fillers ("and",
@@ -99,7 +105,7 @@ var patterns = func() []pattern {
 		// instruction_override
 		{f: fOverride, steps: []step{s(cIgnore, 0), s(cPrior|cAll|cYour, 4), s(cInstr|cTask|cContext|cPrompt, 4)}},
 		{f: fOverride, steps: []step{imp(cIgnore, 0), s(cEvery, 3)}},
-		{f: fOverride, steps: []step{imp(cIgnore, 0), {mask: cPrior, gap: 3, head: headNouns, headD: dDiscourse, notMy: true}}},
+		{f: fOverride, steps: []step{imp(cIgnore, 0), {mask: cPrior, gap: 3, head: headNouns, notMy: true}}},
 		{f: fOverride, steps: []step{imp(cIgnore, 0), s(cInstr|cTask, 3)}},
 		{f: fOverride, steps: []step{s(cIgnore, 0), s(cEvery, 1)}},
 		{f: fOverride, steps: []step{s(cPrior|cAll, 0), s(cInstr|cContext|cTask, 3), s(cVoid, 8)}},
@@ -119,7 +125,7 @@ var patterns = func() []pattern {
 		{f: fOverride, steps: []step{ximp(0, dPut, 0), x(0, dAside, 2), s(instrNouns, 4)}},
 		// "never mind the instructions"
 		{f: fOverride, steps: []step{x(0, dNever, 0), x(0, dMind, 0), s(instrNouns, 3)}},
-		{f: fOverride, steps: []step{x(0, dNever, 0), x(0, dMind, 0), {mask: cPrior, gap: 2, head: headNouns, headD: dDiscourse}}},
+		{f: fOverride, steps: []step{x(0, dNever, 0), x(0, dMind, 0), {mask: cPrior, gap: 2, head: headNouns}}},
 		// "pay no attention to", "don't heed", "no hagas caso de", "ne tenez pas compte de", "nicht beachten"
 		{f: fOverride, steps: []step{s(cNeg, 0), x(0, dHeed, 2), s(instrNouns, 5)}},
 		{f: fOverride, steps: []step{x(0, dHeed, 0), s(instrNouns, 4), s(cNeg, 3)}},
@@ -135,15 +141,16 @@ var patterns = func() []pattern {
 		{f: fOverride, steps: []step{s(cFollow, 0), s(cNeg, 2), s(cYour|cPrior|cAll, 3), s(cInstr, 3)}},
 		// "forget what you were told / know", "vergiss, was man dir gesagt hat", "olvida lo que te dijeron",
 		// "oublie ce qu'on t'a dit" (not "forget what I said": the model must be the one told)
-		{f: fOverride, steps: []step{imp(cIgnore, 0), x(cWhat, dRel, 1), x(cYou, dMan, 2), x(cTold, dTell2|dKnow, 3)}},
+		{f: fOverride, steps: []step{imp(cIgnore, 0), x(cWhat, dRel, 1), {mask: cTold, mask2: dTell2 | dKnow, gap: 4, notI: true}}},
 		// instruction_reference
 		{f: fInstrRef, steps: []step{s(cPrior, 0), s(cInstr|cPrompt, 2)}},
 		{f: fInstrRef, steps: []step{s(cYour, 0), s(cInstr|cPrompt, 2)}},
 		{f: fInstrRef, steps: []step{s(cNew, 0), s(cInstr|cTask, 0)}},
 		// "your next task", "deine nächste Aufgabe", "another task for you", "further instructions:"
-		{f: fInstrRef, steps: []step{s(cYour, 0), x(0, dOther, 1), s(cTask, 0)}},
-		{f: fInstrRef, steps: []step{x(0, dOther, 0), s(cTask, 0), x(cYou, dSelf, 1)}},
-		{f: fInstrRef, steps: []step{x(cNew, dOther, 0), {mask: cInstr | cTask, label: true}}},
+		{f: fInstrRef, steps: []step{s(cYour, 0), {mask: cTask, gap: 1, prev: otherWords}}},
+		{f: fInstrRef, steps: []step{{mask: cTask, prev: otherWords}, x(cYou, dSelf, 1)}},
+		{f: fInstrRef, steps: []step{{mask: cInstr | cTask, label: true, prev: otherWords}}},
+		{f: fInstrRef, steps: []step{s(cNew, 0), {mask: cInstr | cTask, label: true}}},
 		// persona_switch
 		{f: fPersona, steps: []step{s(cYou, 0), s(cAre, 1), s(cNow, 1)}},
 		{f: fPersona, steps: []step{s(cNow, 0), s(cYou, 1), s(cAre, 1)}},
@@ -154,13 +161,14 @@ var patterns = func() []pattern {
 		{f: fPersona, steps: []step{x(0, dHence, 0), s(addressed, 3)}},
 		{f: fPersona, steps: []step{x(0, dFromX, 0), x(cNow, dSoon, 1), s(addressed, 4)}},
 		{f: fPersona, steps: []step{s(cNow, 0), x(0, dSoon, 1), s(addressed, 4)}},
+		{f: fPersona, steps: []step{{mask: cAre, prev: wordSet(`ahora`), next: determiners}}}, // "ahora eres un …" (no pronoun)
 		{f: fPersona, steps: []step{s(cModeAdj, 0), s(cMode, 1)}},
 		{f: fPersona, steps: []step{s(cStay, 0), s(cCharacter, 3)}},
 		{f: fPersona, steps: []step{s(cCharacter, 0), s(cStay, 3)}},
 		{f: fPersona, steps: []step{s(cWithout, 0), s(cLimits, 1)}},
 		// "you are no longer …", "du bist nicht mehr …", "ya no eres …"
-		{f: fPersona, steps: []step{s(cYou, 0), s(cAre, 0), s(cNeg, 1), x(0, dLonger, 0), x(0, dDet, 0)}},
-		{f: fPersona, steps: []step{x(0, dLonger, 0), s(cNeg, 0), s(cAre, 0), x(0, dDet, 0)}},
+		{f: fPersona, steps: []step{s(cYou, 0), s(cAre, 0), s(cNeg, 1), {mask2: dLonger, next: determiners}}},
+		{f: fPersona, steps: []step{x(0, dLonger, 0), s(cNeg, 0), {mask: cAre, next: determiners}}},
 		{f: fPersona, steps: []step{s(cEvil, 0), s(cAI, 2)}},
 		{f: fPersona, steps: []step{s(cYou, 0), s(cAre, 1), s(cEvil, 3)}},
 		{f: fPersona, steps: []step{{mask: cPersona, upper: true}}},
@@ -171,21 +179,21 @@ var patterns = func() []pattern {
 		{f: fRoleplay, steps: []step{s(cFiction, 0), s(cFiction, 6)}},
 		{f: fRoleplay, steps: []step{imp(cPretend, 0), s(cYou, 3), s(cAre, 1)}},
 		// "act like", "verhalte dich wie", "I want you to act like"
-		{f: fRoleplay, steps: []step{imp(cAct, 0), x(0, dLike, 1)}},
-		{f: fRoleplay, steps: []step{s(cYou, 0), s(cAct, 1), x(0, dLike, 0)}},
+		{f: fRoleplay, steps: []step{{mask: cAct, imp: true, next: likeWords}}},
+		{f: fRoleplay, steps: []step{s(cYou, 0), {mask: cAct, gap: 1, next: likeWords}}},
 		// "roleplay as", "role-playing as"
 		{f: fRoleplay, steps: []step{s(cRoleplay, 0), s(cAs, 1)}},
 		{f: fRoleplay, steps: []step{s(cCharacter, 0), x(0, dPlay, 0), s(cAs, 1)}},
 		// "play / take on the role of", "spiele die Rolle eines", "schlüpfe in die Rolle", "juega el papel de",
 		// "joue le rôle d'un" (not "plays a role in")
-		{f: fRoleplay, steps: []step{x(0, dPlay, 0), s(cCharacter, 2), x(cAs, dOf, 0)}},
+		{f: fRoleplay, steps: []step{x(0, dPlay, 0), {mask: cCharacter, gap: 2, next: ofWords}}},
 		// "tu so, als ob / als wärst du", "haz como si", "fais comme si", "fais semblant d'être", "gib dich als … aus"
-		{f: fRoleplay, steps: []step{imp(cYou, 0), x(0, dSo, 0), s(cAs, 0)}},
-		{f: fRoleplay, steps: []step{ximp(0, dDo, 0), x(0, dSo, 0), x(0, dSi, 0)}},
+		{f: fRoleplay, steps: []step{imp(cYou, 0), {mask: cAs, gap: 1, prev: soWords}}},
+		{f: fRoleplay, steps: []step{ximp(0, dDo, 0), s(cAs, 0), x(0, dSi, 0)}},
 		{f: fRoleplay, steps: []step{ximp(0, dDo, 0), x(0, dSemblant, 0)}},
 		{f: fRoleplay, steps: []step{ximp(0, dGive, 0), x(0, dSelf, 0), s(cAs, 0)}},
 		// "Be a DJ.", "Sei ein Pirat."
-		{f: fRoleplay, steps: []step{ximp(0, dBe, 0), x(0, dDet, 0)}},
+		{f: fRoleplay, steps: []step{{mask2: dBe, imp: true, next: determiners}}},
 		// system_prompt_exfiltration
 		{f: fExfil, steps: []step{s(cReveal|cWhat, 0), s(cYour|cPrior, 4), s(cPrompt|cInstr, 3)}},
 		{f: fExfil, steps: []step{s(cReveal, 0), s(cPrompt, 5)}},
@@ -198,7 +206,7 @@ var patterns = func() []pattern {
 		{f: fExfil, steps: []step{s(cInstr|cPrompt, 0), s(cTold, 2), s(cYou, 2)}},
 		{f: fExfil, steps: []step{s(cWhat, 0), s(cInstr|cPrompt, 2), s(cYou|cTold, 3)}},
 		// "repeat the text above", "wiederhole den Text oben", "repite todo lo anterior"
-		{f: fExfil, steps: []step{imp(cRevealStrong, 0), x(cContext|cPrompt|cEvery|cAll, dDiscourse, 2), {mask: cPrior, gap: 1, head: headNouns, headD: dDiscourse}}},
+		{f: fExfil, steps: []step{imp(cRevealStrong, 0), {mask: cPrior, gap: 3, head: headNouns, prev: spokenWords}}},
 		{f: fExfil, steps: []step{x(0, dWhich, 0), s(cYour, 2), s(cInstr|cPrompt, 2)}},
 		// secret_request
 		{f: fSecret, steps: []step{x(cReveal|cWhat|cTell, dWhich, 0), {mask: cPassword, gap: 4, notMy: true}}},
@@ -240,6 +248,9 @@ var patterns = func() []pattern {
 		for _, st := range ps[i].steps {
 			ps[i].union |= st.mask
 			ps[i].union2 |= st.mask2
+		}
+		for _, st := range ps[i].steps[1:] {
+			ps[i].span += st.gap + 1
 		}
 	}
 	return ps
@@ -352,12 +363,19 @@ func match(n *normText, last []int32, seen []int32) hits {
 				seen[pi] = stamp
 				p := &patterns[pi]
 				base := stepBase[pi]
+				// A word that cannot start the pattern only matters if the
+				// pattern started within its span (most visits end here).
+				if st0 := &p.steps[0]; m&st0.mask == 0 && m2&st0.mask2 == 0 && int32(i)-last[base] > p.span {
+					continue
+				}
 				for k := len(p.steps) - 1; k >= 0; k-- {
 					st := &p.steps[k]
 					if m&st.mask == 0 && m2&st.mask2 == 0 || st.imp && t.flags&tokImperative == 0 ||
 						st.upper && t.flags&tokUpper == 0 || st.bare && topicNext(n.buf[t.end:]) ||
-						st.head != 0 && !headOK(n, i, st.head, st.headD) || st.label && !colonNext(n.buf[t.end:]) ||
-						st.notMy && i > 0 && toks[i-1].mask2&dMine != 0 {
+						st.head != 0 && !headOK(n, i, st.head) || st.label && !colonNext(n.buf[t.end:]) ||
+						st.notMy && i > 0 && mine[string(n.word(i-1))] ||
+						st.next != nil && !nextIn(n, i, st.next) || st.prev != nil && (i == 0 || !st.prev[string(n.word(i-1))]) ||
+						st.notI && k > 0 && firstPerson(n, last[base+k-1], int32(i)) {
 						continue
 					}
 					if k > 0 {
@@ -386,7 +404,7 @@ func match(n *normText, last []int32, seen []int32) hits {
 // headOK reports whether word i ends its phrase or qualifies a word with
 // one of the concepts in head, looking past a few determiners ("ignore all
 // of the above", "ignore the previous instructions").
-func headOK(n *normText, i int, head, headD uint64) bool {
+func headOK(n *normText, i int, head uint64) bool {
 	for j := i + 1; j < len(n.toks) && j <= i+3; j++ {
 		t := &n.toks[j]
 		if t.flags&tokClauseStart != 0 {
@@ -396,8 +414,7 @@ func headOK(n *normText, i int, head, headD uint64) bool {
 		if headSkip[string(w)] {
 			continue
 		}
-		c := lookup(w)
-		return c.a&head != 0 || c.b&headD != 0
+		return discourse[string(w)] || lookup(w).a&head != 0
 	}
 	return true // end of text
 }
@@ -406,6 +423,61 @@ var headSkip = map[string]bool{"the": true, "of": true, "these": true, "those": 
 	"two": true, "three": true, "several": true, "die": true,
 	"der": true, "den": true, "las": true, "los": true, "les": true, "des": true, "de": true, "la": true, "le": true,
 	"el": true, "del": true}
+
+// nextIn reports whether word i is followed, in the same clause and past a
+// reflexive pronoun ("verhalte dich wie"), by a word in set.
+func nextIn(n *normText, i int, set map[string]bool) bool {
+	j := i + 1
+	if j < len(n.toks) && reflexive[string(n.word(j))] {
+		j++
+	}
+	return j < len(n.toks) && n.toks[j].flags&tokClauseStart == 0 && set[string(n.word(j))]
+}
+
+// firstPerson reports whether a word strictly between from and to is "I".
+func firstPerson(n *normText, from, to int32) bool {
+	for j := max(from+1, 0); j < to; j++ {
+		if firstPersonWords[string(n.word(int(j)))] {
+			return true
+		}
+	}
+	return false
+}
+
+// Small word sets for steps that look at a neighbour instead of a concept
+// (keeping such common words out of the lexicon keeps benign text fast).
+var (
+	reflexive        = wordSet(`dich sich te toi yourself`)
+	firstPersonWords = wordSet(`i i've i'd ich yo je j'ai we wir nosotros nous`)
+	likeWords        = wordSet(`like wie como comme`)
+	soWords          = wordSet(`so`)
+	otherWords       = wordSet(`another next further additional other weitere weiteren nächste nächsten andere anderen
+		zusätzliche otra otro siguiente adicional adicionales autre prochaine suivante`)
+	// discourse nouns: what a model is told ("ignore the previous message").
+	discourse = wordSet(`message messages statement statements sentence sentences request requests direction input
+		inputs prompt text texts words things lines paragraph paragraphs conversation chat answer answers stuff
+		nachricht nachrichten eingabe eingaben aussage aussagen satz sätze anfrage texte
+		mensaje mensajes frase frases solicitud entrada palabras phrase phrases demande demandes mots texte`)
+	// spokenWords precede "above" in "repeat the text / everything above".
+	spokenWords = wordSet(`message statement sentence sentences text words lines paragraph prompt instructions everything
+		all alles todo tout lo satz nachricht frase texto mensaje phrase`)
+)
+
+func wordSet(words string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(words) {
+		m[Normalize(w)] = true
+	}
+	return m
+}
+
+// mine are first-person possessives: "my password" is the user's own.
+var mine = map[string]bool{"my": true, "mein": true, "meine": true, "meinen": true, "mi": true, "mis": true,
+	"mon": true, "ma": true, "mes": true}
+
+// ofWords link a role to whom it is ("the role of a pirate", "die Rolle eines Piraten").
+var ofWords = map[string]bool{"of": true, "as": true, "eines": true, "einer": true, "des": true, "de": true,
+	"del": true, "d'un": true, "d'une": true, "als": true, "como": true, "comme": true, "von": true}
 
 // colonNext reports whether b starts, after spaces, with a colon.
 func colonNext(b []byte) bool {
@@ -460,7 +532,7 @@ func wordEnd(b []byte, i int) int {
 
 // determiners after "you are" / "du bist" make an identity ("You are the
 // Daily Wire", "Du bist ein Pirat").
-var determiners = map[string]bool{"the": true, "a": true, "an": true, "ein": true, "eine": true,
+var determiners = map[string]bool{"the": true, "a": true, "an": true, "ein": true, "eine": true, "einen": true,
 	"der": true, "die": true, "das": true, "el": true, "la": true, "un": true, "una": true, "une": true, "le": true}
 
 // topicFollowers introduce what an instruction is about ("instructions for
