@@ -256,7 +256,7 @@ func addSecondary(add func(bits uint64, words string)) {
 	add(dBe, `be sei seid sé sois soyez`)
 	add(dAside, `aside behind beiseite hinter lado côté`)
 	add(dPut, `set put leave lay lass lasse lassen lege deja deje dejad laisse laissez mets mettez`)
-	add(dHeed, `heed listen beachte beachten beachtet berücksichtige berücksichtigen hör höre caso escuches escuchen
+	add(dHeed, `heed listen attention atención beachte beachten beachtet berücksichtige berücksichtigen hör höre caso escuches escuchen
 		compte écoute écoutez`)
 	add(dApply, `apply applies valid gelten gilt gültig válidas válidos válida valen aplican vigentes
 		valables valable applicables appliquent`)
