@@ -104,6 +104,8 @@ const (
 	dGive                             // gib, gebe: "gib dich als … aus"
 	dSelf                             // dich, dir, ti, toi, yourself: "für dich", "pour toi"
 	dYesNo                            // yes, no, ja, nein, sí, oui, non: "say yes"
+	dPasse                            // passe, in "mot de passe"
+	dModeWord                         // entwicklermodus, godmode: developer mode in one word
 	dSayX                             // di, dis, dites, sag, sage: "say" in de/es/fr ("di que …")
 	dWrite                            // write, generate, compose, verfasse, formuliere, redacta, rédige: a new piece of work
 )
@@ -190,10 +192,10 @@ var lexicon = func() map[string]cmask {
 	add(cPretend, `pretend imagine stell finge finja imagina imaginez imagines imagine suppose`)
 	add(cRoleplay, `roleplay roleplaying rollenspiel`)
 	add(cPersona, `dan jailbreak jailbroken stan dude aim kevin`)
-	add(cModeAdj, `developer dev god debug admin jailbreak sudo unrestricted entwickler`)
+	add(cModeAdj, `developer dev god debug admin jailbreak sudo unrestricted entwickler desarrollador développeur`)
 	add(cMode, `mode modus modo`)
 	add(cCharacter, `character role roles rolle rollen figur personaje personnage papel`)
-	add(cStay, `stay remain break staying bleiben bleibst bleibt fallen falling`)
+	add(cStay, `stay remain break staying bleiben bleibst bleibt bleib bleibe fallen falling quédate mantente mantén reste restez`)
 	add(cNeg, `not don't dont never nicht kein keine no ne pas nie`)
 	add(cWithout, `without no ohne sin sans keine keinerlei ningún ninguna aucune aucun`)
 	add(cLimits, `restrictions restriction limits limitations filters filter censorship ethics morals
@@ -219,7 +221,7 @@ var lexicon = func() map[string]cmask {
 	add(cMe, `me mir mich moi`)
 	add(cThat, `that dass que`)
 	add(cTell, `tell sag sage dime dis`)
-	add(cState, `state claim declare behaupte`)
+	add(cState, `state claim declare behaupte afirma declara affirme affirmez déclare déclarez`)
 	add(cChange, `change update replace modify ändere ändern cambia modifie`)
 	add(cVoid, `irrelevant void obsolete invalid cancelled canceled null ungültig nichtig irrelevante nulas
 		aufgehoben hinfällig überholt annulled revoked anuladas inválidas obsoletas caducas annulées nulles invalides obsolètes`)
@@ -235,7 +237,7 @@ var lexicon = func() map[string]cmask {
 	add(cIf, `if wenn falls si`)
 	add(cLook, `look use consult refer read rely schau`)
 	add(cTold, `told instructed programmed trained given gave give provided received
-		bekommen erhalten recibiste recibido reçu reçues`)
+		bekommen erhalten recibiste recibido reçu reçues gegeben dieron dio dado donné donnée données`)
 	add(cDespite, `despite regardless trotz`)
 	add(cFollow, `follow obey befolge folge halte sigue sigas siga seguir suis suivez suivre`)
 	add(cFiction, `actor actors actress film movie scene screenplay schauspieler schauspielerin film szene drehbuch
@@ -250,7 +252,7 @@ var lexicon = func() map[string]cmask {
 func addSecondary(add func(bits uint64, words string)) {
 	add(dHence, `henceforth hereafter désormais dorénavant fortan`)
 	add(dFromX, `ab partir desde`)
-	add(dSoon, `sofort adelante`)
+	add(dSoon, `sofort adelante heute hoy aujourd'hui d'aujourd'hui`)
 	add(dPlay, `play playing assume adopt embody spiele spiel spielst übernimm übernehme schlüpfe schlüpf
 		juega juegue interpreta asume adopta joue jouez incarne incarnez endosse`)
 	add(dBe, `be sei seid sé sois soyez`)
@@ -279,6 +281,8 @@ func addSecondary(add func(bits uint64, words string)) {
 	add(dSelf, `dich dir ti toi yourself`)
 	add(dYesNo, `yes ja sí oui`)
 	add(dSayX, `di dis dites sag sage`)
+	add(dPasse, `passe`)
+	add(dModeWord, `entwicklermodus godmode jailbreakmodus devmode`)
 	add(dWrite, `write generate compose draft formulate create verfasse verfassen formuliere erstelle generiere schreib
 		redacta escribe genera compone crea rédige rédigez génère écris compose`)
 }

@@ -163,6 +163,8 @@ var patterns = func() []pattern {
 		{f: fPersona, steps: []step{s(cNow, 0), x(0, dSoon, 1), s(addressed, 4)}},
 		{f: fPersona, steps: []step{{mask: cAre, prev: wordSet(`ahora`), next: determiners}}}, // "ahora eres un …" (no pronoun)
 		{f: fPersona, steps: []step{s(cModeAdj, 0), s(cMode, 1)}},
+		{f: fPersona, steps: []step{s(cMode, 0), s(cModeAdj, 0)}}, // modo desarrollador, mode développeur
+		{f: fPersona, steps: []step{x(0, dModeWord, 0)}},
 		{f: fPersona, steps: []step{s(cStay, 0), s(cCharacter, 3)}},
 		{f: fPersona, steps: []step{s(cCharacter, 0), s(cStay, 3)}},
 		{f: fPersona, steps: []step{s(cWithout, 0), s(cLimits, 1)}},
@@ -202,7 +204,7 @@ var patterns = func() []pattern {
 		{f: fExfil, steps: []step{s(cWhat, 0), s(cAre, 1), s(cYour, 1), s(cInstr|cPrompt, 2)}},
 		{f: fExfil, steps: []step{s(cRevealStrong, 0), s(cInstr|cPrompt, 3)}},
 		{f: fExfil, steps: []step{imp(cReveal|cOutput, 0), {mask: cInstr | cPrompt, gap: 3, bare: true}}},
-		{f: fExfil, steps: []step{s(cInstr|cPrompt, 0), s(cYou, 2), s(cTold, 3)}},
+		{f: fExfil, steps: []step{s(cInstr|cPrompt, 0), x(cYou, dSelf, 2), s(cTold, 3)}},
 		{f: fExfil, steps: []step{s(cInstr|cPrompt, 0), s(cTold, 2), s(cYou, 2)}},
 		{f: fExfil, steps: []step{s(cWhat, 0), s(cInstr|cPrompt, 2), s(cYou|cTold, 3)}},
 		// "repeat the text above", "wiederhole den Text oben", "repite todo lo anterior"
@@ -211,6 +213,7 @@ var patterns = func() []pattern {
 		// secret_request
 		{f: fSecret, steps: []step{x(cReveal|cWhat|cTell, dWhich, 0), {mask: cPassword, gap: 4, notMy: true}}},
 		{f: fSecret, steps: []step{x(cReveal|cWhat|cTell, dWhich, 0), {mask2: dSecret, gap: 4, notMy: true, bare: true}}},
+		{f: fSecret, steps: []step{x(cReveal|cWhat|cTell, dWhich, 0), {mask2: dPasse, gap: 5, prev: wordSet(`de`)}}}, // mot de passe
 		{f: fSecret, steps: []step{s(cPassword, 0), s(cReveal, 3)}},
 		// forced_output
 		{f: fForcedOutput, steps: []step{s(cRevealStrong, 0), s(cAfter, 1), s(cMe, 1)}},
