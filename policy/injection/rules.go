@@ -378,7 +378,7 @@ func match(n *normText, last []int32, seen []int32) hits {
 						st.head != 0 && !headOK(n, i, st.head) || st.label && !colonNext(n.buf[t.end:]) ||
 						st.notMy && i > 0 && mine[string(n.word(i-1))] ||
 						st.next != nil && !nextIn(n, i, st.next) || st.prev != nil && (i == 0 || !st.prev[string(n.word(i-1))]) ||
-						st.notI && k > 0 && firstPerson(n, last[base+k-1], int32(i)) {
+						st.notI && k > 0 && firstPerson(n, max(last[base+k-1], int32(i)-st.gap-1), int32(i)) {
 						continue
 					}
 					if k > 0 {
@@ -437,7 +437,8 @@ func nextIn(n *normText, i int, set map[string]bool) bool {
 	return j < len(n.toks) && n.toks[j].flags&tokClauseStart == 0 && set[string(n.word(j))]
 }
 
-// firstPerson reports whether a word strictly between from and to is "I".
+// firstPerson reports whether a word strictly between from and to is "I"
+// (callers bound the range by the step's gap).
 func firstPerson(n *normText, from, to int32) bool {
 	for j := max(from+1, 0); j < to; j++ {
 		if firstPersonWords[string(n.word(int(j)))] {
