@@ -56,6 +56,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// MaxBundleBytes caps a bundle download and each file in it.
 	MaxBundleBytes int64
+	// Evaluator picks how decisions are evaluated: EvaluatorPlan (the
+	// default) runs OPA's query plan and falls back to topdown for a plan
+	// it cannot run; EvaluatorTopdown always uses OPA's topdown.
+	Evaluator string
 	// Logger receives reload results (slog.Default when nil).
 	Logger *slog.Logger
 	// StartPending lets New succeed when the first load fails (a bundle
@@ -99,6 +103,13 @@ func (o *Options) validate() error {
 		if v.Key == "" {
 			errs = append(errs, errors.New("verify.key: required"))
 		}
+	}
+	switch o.Evaluator {
+	case "":
+		o.Evaluator = EvaluatorPlan
+	case EvaluatorPlan, EvaluatorTopdown:
+	default:
+		errs = append(errs, fmt.Errorf("evaluator: %q is not %q or %q", o.Evaluator, EvaluatorPlan, EvaluatorTopdown))
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
@@ -150,7 +161,10 @@ type snapshot struct {
 	loadedAt time.Time
 	compiler *ast.Compiler
 	store    storage.Store
-	queries  sync.Map // entrypoint → *rego.PreparedEvalQuery
+	queries  sync.Map // entrypoint → *prepared
+	// planModules are the modules to plan entrypoints from (nil when the
+	// engine evaluates with topdown only).
+	planModules map[string]*ast.Module
 	// txn is one read transaction every decision shares: nothing writes
 	// to a snapshot's store after the load.
 	txn storage.Transaction
@@ -268,15 +282,22 @@ func (e *Engine) load(ctx context.Context) (*snapshot, string, error) {
 		eps = append(eps, ep)
 	}
 	e.entryMu.Unlock()
+	if e.opts.Evaluator != EvaluatorTopdown {
+		snap.planModules = l.modules
+	}
 	for _, ep := range eps {
-		if _, err := snap.prepare(ctx, ep); err != nil {
+		p, err := snap.prepare(ctx, ep)
+		if err != nil {
 			return nil, "", err
+		}
+		if p.planErr != nil {
+			e.opts.Logger.Info("policy entrypoint evaluated by topdown", "entrypoint", ep, "reason", p.planErr)
 		}
 	}
 	return snap, l.etag, nil
 }
 
-func (s *snapshot) prepare(ctx context.Context, ep string) (*rego.PreparedEvalQuery, error) {
+func (s *snapshot) prepare(ctx context.Context, ep string) (*prepared, error) {
 	pq, err := rego.New(
 		rego.Query(ep),
 		rego.Compiler(s.compiler),
@@ -285,27 +306,34 @@ func (s *snapshot) prepare(ctx context.Context, ep string) (*rego.PreparedEvalQu
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", ep, err)
 	}
-	s.queries.Store(ep, &pq)
-	return &pq, nil
+	p := &prepared{pq: &pq}
+	if s.planModules != nil {
+		p.prog, p.planErr = planQuery(ctx, s.planModules, s.store, s.data.root, ep)
+	}
+	s.queries.Store(ep, p)
+	return p, nil
 }
 
 // query returns the prepared query for ep, preparing it on first use.
-func (e *Engine) query(ctx context.Context, s *snapshot, ep string) (*rego.PreparedEvalQuery, error) {
-	if pq, ok := s.queries.Load(ep); ok {
-		return pq.(*rego.PreparedEvalQuery), nil
+func (e *Engine) query(ctx context.Context, s *snapshot, ep string) (*prepared, error) {
+	if p, ok := s.queries.Load(ep); ok {
+		return p.(*prepared), nil
 	}
 	if err := checkEntrypoint(ep); err != nil {
 		return nil, err
 	}
-	pq, err := s.prepare(ctx, ep)
+	p, err := s.prepare(ctx, ep)
 	if err != nil {
 		return nil, err
+	}
+	if p.planErr != nil {
+		e.opts.Logger.Info("policy entrypoint evaluated by topdown", "entrypoint", ep, "reason", p.planErr)
 	}
 	// Remember it so every later reload prepares it before the swap.
 	e.entryMu.Lock()
 	e.entrypoints[ep] = struct{}{}
 	e.entryMu.Unlock()
-	return pq, nil
+	return p, nil
 }
 
 // Watch reloads the source every interval until ctx is done. Use it for
@@ -358,7 +386,7 @@ func (e *Engine) Decide(ctx context.Context, entrypoint string, in *Input) (Deci
 }
 
 func (e *Engine) decide(ctx context.Context, snap *snapshot, ep string, in *Input, tracer topdown.QueryTracer) (Decision, error) {
-	pq, err := e.query(ctx, snap, ep)
+	p, err := e.query(ctx, snap, ep)
 	if err != nil {
 		return failClosed(err), err
 	}
@@ -368,24 +396,14 @@ func (e *Engine) decide(ctx context.Context, snap *snapshot, ep string, in *Inpu
 	cancel := topdown.NewCancel()
 	timer := time.AfterFunc(e.opts.Timeout, cancel.Cancel)
 	stop := context.AfterFunc(ctx, cancel.Cancel)
-	vc := getVirtualCache()
-	opts := [...]rego.EvalOption{
-		rego.EvalParsedInput(in.ast(snap.parts)),
-		rawResult,
-		rego.EvalExternalCancel(cancel),
-		rego.EvalTransaction(snap.txn),
-		rego.EvalBaseCache(snap.data),
-		rego.EvalVirtualCache(vc),
-		rego.EvalMetrics(metrics.NoOp()),
-		nil,
+	input := in.ast(snap.parts)
+	var t *ast.Term
+	var n int
+	if p.prog != nil && tracer == nil {
+		t, n, err = evalPlan(ctx, snap, p, cancel, input)
+	} else {
+		t, n, err = evalTopdown(ctx, snap, p, cancel, input, tracer)
 	}
-	n := len(opts) - 1
-	if tracer != nil {
-		opts[n] = rego.EvalQueryTracer(tracer)
-		n++
-	}
-	rs, err := pq.Eval(ctx, opts[:n]...)
-	vc.release()
 	timer.Stop()
 	stop()
 	if err != nil {
@@ -400,17 +418,12 @@ func (e *Engine) decide(ctx context.Context, snap *snapshot, ep string, in *Inpu
 		}
 		return failClosed(err), err
 	}
-	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+	if n == 0 {
 		e.undefEvs.Add(1)
 		return undefinedDecision(), nil
 	}
-	if len(rs) > 1 {
-		err := fmt.Errorf("policy %s: %d results, want one", ep, len(rs))
-		return failClosed(err), err
-	}
-	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
-	if !ok {
-		err := fmt.Errorf("policy %s: unexpected result type %T", ep, rs[0].Expressions[0].Value)
+	if n > 1 {
+		err := fmt.Errorf("policy %s: %d results, want one", ep, n)
 		return failClosed(err), err
 	}
 	d, err := DecodeDecision(t.Value)
@@ -419,6 +432,43 @@ func (e *Engine) decide(ctx context.Context, snap *snapshot, ep string, in *Inpu
 		return failClosed(err), err
 	}
 	return d, nil
+}
+
+// evalTopdown evaluates with OPA's reference evaluator. It returns the
+// single result (if n == 1) and the number of results.
+func evalTopdown(ctx context.Context, snap *snapshot, p *prepared, cancel topdown.Cancel, input ast.Value, tracer topdown.QueryTracer) (*ast.Term, int, error) {
+	vc := getVirtualCache()
+	opts := [...]rego.EvalOption{
+		rego.EvalParsedInput(input),
+		rawResult,
+		rego.EvalExternalCancel(cancel),
+		rego.EvalTransaction(snap.txn),
+		rego.EvalBaseCache(snap.data),
+		rego.EvalVirtualCache(vc),
+		rego.EvalMetrics(metrics.NoOp()),
+		nil,
+	}
+	n := len(opts) - 1
+	if tracer != nil {
+		opts[n] = rego.EvalQueryTracer(tracer)
+		n++
+	}
+	rs, err := p.pq.Eval(ctx, opts[:n]...)
+	vc.release()
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, 0, nil
+	}
+	if len(rs) > 1 {
+		return nil, len(rs), nil
+	}
+	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
+	if !ok {
+		return nil, 0, fmt.Errorf("unexpected result type %T", rs[0].Expressions[0].Value)
+	}
+	return t, 1, nil
 }
 
 // Status is the engine's state for /readyz, logs and metrics.
@@ -439,6 +489,16 @@ type Status struct {
 	Errors         uint64 `json:"errors"`    // decisions that failed (incl. timeouts)
 	Timeouts       uint64 `json:"timeouts"`  // decisions over the deadline
 	Undefined      uint64 `json:"undefined"` // decisions denied by default
+	// Entrypoints says how each prepared entrypoint of the active policy
+	// is evaluated, and why not by the plan when it is not.
+	Entrypoints []EntrypointStatus `json:"entrypoints,omitempty"`
+}
+
+// EntrypointStatus is one prepared entrypoint in Status.
+type EntrypointStatus struct {
+	Entrypoint string `json:"entrypoint"`
+	Evaluator  string `json:"evaluator"` // EvaluatorPlan or EvaluatorTopdown
+	Reason     string `json:"reason,omitempty"`
 }
 
 // Status reports the active revision and the last reload error.
@@ -454,6 +514,7 @@ func (e *Engine) Status() Status {
 	}
 	if snap := e.cur.Load(); snap != nil {
 		s.Ready, s.Revision, s.LoadedAt = true, snap.revision, snap.loadedAt
+		s.Entrypoints = snap.entrypointStatus()
 	}
 	e.statusMu.Lock()
 	s.LastError, s.LastErrorAt, s.LastCheckAt = e.lastErr, e.lastErrAt, e.lastCheckAt

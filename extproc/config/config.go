@@ -146,6 +146,11 @@ type Policy struct {
 	PollInterval Duration `yaml:"poll_interval"`
 	// Timeout bounds one decision; past it the profile's fail mode applies.
 	Timeout Duration `yaml:"timeout"`
+	// Evaluator is "plan" (default: OPA's query plan, run by Ward's plan
+	// evaluator, with topdown for any entrypoint it cannot run) or
+	// "topdown" (OPA's reference evaluator only). See
+	// docs/policy-evaluation.md.
+	Evaluator string `yaml:"evaluator"`
 	// VerificationKeyFile enables bundle signature verification (OPA's
 	// .signatures.json): a PEM public key or an HMAC secret.
 	VerificationKeyFile   string `yaml:"verification_key_file"`
@@ -482,6 +487,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Policy.Timeout < 0 {
 		errs.add("policy.timeout", "must be positive")
+	}
+	switch c.Policy.Evaluator {
+	case "", "plan", "topdown":
+	default:
+		errs.add("policy.evaluator", "must be plan or topdown, got %q", c.Policy.Evaluator)
 	}
 	if c.PHI.HoldBackMs < 0 || c.PHI.HoldBackMs > 60000 {
 		errs.add("phi.hold_back_ms", "must be between 0 and 60000, got %d", c.PHI.HoldBackMs)

@@ -38,6 +38,7 @@ routes:
   - {path_prefix: /x, profile: clnical}
 default_profile: missing
 audit: {sink: clickhouse, content: everything}
+policy: {evaluator: fast}
 `
 	_, err := Parse([]byte(y))
 	if err == nil {
@@ -56,6 +57,7 @@ audit: {sink: clickhouse, content: everything}
 		`default_profile: unknown profile "missing"`,
 		`audit.clickhouse.addr: required when audit.sink is clickhouse`,
 		`audit.content: unknown level "everything"`,
+		`policy.evaluator: must be plan or topdown, got "fast"`,
 	}
 	for _, w := range want {
 		if !strings.Contains(err.Error(), w) {

@@ -157,7 +157,7 @@ func newPolicyEngine(ctx context.Context, cfg *config.Config, log *slog.Logger) 
 	case cfg.Policy.Bundle != "":
 		src = policy.Bundle(cfg.Policy.Bundle)
 	}
-	opts := policy.Options{Timeout: cfg.Policy.Timeout.D(), Logger: log, Data: policyData(cfg)}
+	opts := policy.Options{Timeout: cfg.Policy.Timeout.D(), Evaluator: cfg.Policy.Evaluator, Logger: log, Data: policyData(cfg)}
 	seen := map[string]bool{}
 	for _, name := range sortedNames(cfg.Profiles) {
 		ep := cfg.Profiles[name].PolicyEntrypoint

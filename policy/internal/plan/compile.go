@@ -1,0 +1,702 @@
+// Package plan evaluates a policy from OPA's intermediate representation:
+// the imperative plan OPA's own planner produces (the one its Wasm
+// compiler consumes), run directly over ast values with OPA's own
+// built-in implementations.
+//
+// Why: OPA's tree-walking evaluator (topdown) unifies, binds and plugs
+// terms for every expression; that costs ~300 µs for Ward's clinical
+// decision. A plan is a flat program of loads, compares, calls and
+// inserts with rule results memoised, so the same decision is several
+// times cheaper. topdown stays the reference: the engine falls back to it
+// for any plan this package cannot run (see Compile), for tracing and for
+// `ward policy test`, and a differential test and fuzz target check that
+// both give the same decision (docs/policy-evaluation.md).
+package plan
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// ErrUnsupported marks a plan that uses a statement or built-in this
+// package does not run; callers evaluate such policies with topdown.
+var ErrUnsupported = errors.New("not supported by the plan evaluator")
+
+// Program is a compiled plan. It is immutable and safe for concurrent use.
+type Program struct {
+	funcs      []*function
+	main       []block // the query plan's blocks
+	mainLocals int
+	memoSize   int
+}
+
+type function struct {
+	name    string
+	params  []int32
+	ret     int32
+	nlocals int
+	blocks  []block
+	memo    int // index into the memo table; -1 when not memoised
+}
+
+type block []stmt
+
+// stmt is one compiled statement; the concrete types below mirror ir's,
+// with operands resolved to locals or constant terms.
+type stmt any
+
+// operand is a local (local >= 0) or a constant term.
+type operand struct {
+	local int32
+	term  *ast.Term
+}
+
+type (
+	callFunc struct {
+		fn     int
+		args   []operand
+		result int32
+	}
+	callBuiltin struct {
+		name   string
+		fn     topdown.BuiltinFunc
+		args   []operand
+		result int32
+		void   bool // no result: the call only succeeds or fails
+		native native
+	}
+	blockStmt struct{ blocks []block }
+	breakStmt struct{ index int }
+	dotStmt   struct {
+		src, key operand
+		dst      int32
+	}
+	lenStmt struct {
+		src operand
+		dst int32
+	}
+	scanStmt struct {
+		src, key, val int32
+		body          block
+	}
+	notStmt    struct{ body block }
+	assignStmt struct {
+		src operand
+		dst int32
+	}
+	assignOnceStmt struct {
+		src operand
+		dst int32
+		loc string
+	}
+	constStmt struct {
+		term *ast.Term
+		dst  int32
+	} // numbers and null
+	makeArrayStmt struct {
+		capacity int
+		dst      int32
+	}
+	makeObjectStmt struct{ dst int32 }
+	makeSetStmt    struct{ dst int32 }
+	equalStmt      struct {
+		a, b operand
+		want bool
+	}
+	isTypeStmt struct {
+		src  operand
+		kind byte
+	} // 'a'rray, 'o'bject, 's'et
+	isDefinedStmt struct {
+		src  int32
+		want bool
+	}
+	resetStmt       struct{ dst int32 }
+	arrayAppendStmt struct {
+		arr int32
+		val operand
+	}
+	objectInsertStmt struct {
+		obj      int32
+		key, val operand
+		once     bool
+		loc      string
+	}
+	objectMergeStmt struct {
+		a, b, dst int32
+		loc       string
+	}
+	setAddStmt struct {
+		set int32
+		val operand
+	}
+	resultAddStmt struct{ src int32 }
+	objectLiteral struct {
+		dst  int32
+		keys []*ast.Term
+		vals []operand
+	}
+	dataPathStmt struct {
+		dsts []int32
+		vals []*ast.Term // nil from the first key the data does not have
+	}
+	arrayLiteral struct {
+		dst  int32
+		vals []operand
+	}
+	returnStmt struct{ src int32 }
+)
+
+// Compile checks every statement and built-in of p and resolves names,
+// strings and numbers once. Plans that need `with`, dynamic calls,
+// non-deterministic or unknown built-ins return an error wrapping
+// ErrUnsupported.
+//
+// data, when not nil, is the data document the program will always be
+// evaluated with (an engine snapshot's): reads of constant paths under it
+// are resolved here, once, instead of on every evaluation.
+func Compile(p *ir.Policy, data ast.Value) (*Program, error) {
+	if p == nil || p.Plans == nil || len(p.Plans.Plans) != 1 {
+		return nil, fmt.Errorf("plan: want exactly one query plan: %w", ErrUnsupported)
+	}
+	c := &compiler{policy: p, byName: map[string]int{}, data: data, dataLocal: -1}
+	if p.Static != nil {
+		c.strings = make([]*ast.Term, len(p.Static.Strings))
+		for i, s := range p.Static.Strings {
+			c.strings[i] = ast.StringTerm(s.Value)
+		}
+	}
+	var fns []*ir.Func
+	if p.Funcs != nil {
+		fns = p.Funcs.Funcs
+	}
+	prog := &Program{funcs: make([]*function, len(fns))}
+	memo := 0
+	for i, f := range fns {
+		c.byName[f.Name] = i
+		fn := &function{name: f.Name, ret: int32(f.Return), memo: -1}
+		// OPA's Wasm runtime memoises functions of (input, data) only:
+		// those are rules, whose value is fixed for one evaluation.
+		if len(f.Params) == 2 {
+			fn.memo = memo
+			memo++
+		}
+		for _, l := range f.Params {
+			fn.params = append(fn.params, int32(l))
+		}
+		prog.funcs[i] = fn
+	}
+	var errs []error
+	for i, f := range fns {
+		fn := prog.funcs[i]
+		c.maxLocal = int32(f.Return)
+		for _, l := range fn.params {
+			c.maxLocal = max(c.maxLocal, l)
+		}
+		// By convention the second parameter is the data document.
+		c.dataLocal = -1
+		if len(f.Params) >= 2 && !writes(f.Blocks, f.Params[1]) {
+			c.dataLocal = f.Params[1]
+		}
+		blocks, err := c.blocks(f.Blocks)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
+			continue
+		}
+		fn.blocks = blocks
+		fn.nlocals = int(c.maxLocal) + 1
+	}
+	c.maxLocal = 1 // input and data
+	c.dataLocal = -1
+	if !writes(p.Plans.Plans[0].Blocks, 1) {
+		c.dataLocal = 1
+	}
+	main, err := c.blocks(p.Plans.Plans[0].Blocks)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("query: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	prog.main, prog.mainLocals = main, int(c.maxLocal)+1
+	prog.memoSize = memo
+	return prog, nil
+}
+
+type compiler struct {
+	policy    *ir.Policy
+	data      ast.Value
+	dataLocal ir.Local // the current function's data parameter, -1 if unknown
+	strings   []*ast.Term
+	byName    map[string]int
+	maxLocal  int32
+}
+
+func (c *compiler) local(l ir.Local) int32 {
+	c.maxLocal = max(c.maxLocal, int32(l))
+	return int32(l)
+}
+
+func (c *compiler) operand(o ir.Operand) (operand, error) {
+	switch v := o.Value.(type) {
+	case ir.Local:
+		return operand{local: c.local(v)}, nil
+	case ir.Bool:
+		return operand{local: -1, term: ast.InternedTerm(bool(v))}, nil
+	case ir.StringIndex:
+		if int(v) < 0 || int(v) >= len(c.strings) {
+			return operand{}, fmt.Errorf("string index %d out of range", int(v))
+		}
+		return operand{local: -1, term: c.strings[v]}, nil
+	}
+	return operand{}, fmt.Errorf("operand %T: %w", o.Value, ErrUnsupported)
+}
+
+func (c *compiler) operands(os []ir.Operand) ([]operand, error) {
+	out := make([]operand, len(os))
+	for i, o := range os {
+		var err error
+		if out[i], err = c.operand(o); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (c *compiler) blocks(bs []*ir.Block) ([]block, error) {
+	out := make([]block, len(bs))
+	for i, b := range bs {
+		var err error
+		if out[i], err = c.block(b); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (c *compiler) block(b *ir.Block) (block, error) {
+	out := make(block, 0, len(b.Stmts))
+	for i := 0; i < len(b.Stmts); i++ {
+		if cs, n := c.dataPath(b.Stmts[i:]); n > 0 {
+			out = append(out, cs)
+			i += n - 1
+			continue
+		}
+		if cs, n, err := c.literal(b.Stmts[i:]); err != nil {
+			return nil, err
+		} else if n > 0 {
+			out = append(out, cs)
+			i += n - 1
+			continue
+		}
+		s := b.Stmts[i]
+		cs, err := c.stmt(s)
+		if err != nil {
+			return nil, err
+		}
+		if cs != nil {
+			out = append(out, cs)
+		}
+	}
+	return out, nil
+}
+
+func (c *compiler) stmt(s ir.Stmt) (stmt, error) {
+	switch s := s.(type) {
+	case *ir.CallStmt:
+		args, err := c.operands(s.Args)
+		if err != nil {
+			return nil, err
+		}
+		if i, ok := c.byName[s.Func]; ok {
+			return &callFunc{fn: i, args: args, result: c.local(s.Result)}, nil
+		}
+		bi, ok := ast.BuiltinMap[s.Func]
+		fn := topdown.GetBuiltin(s.Func)
+		if !ok || fn == nil {
+			return nil, fmt.Errorf("built-in %q: %w", s.Func, ErrUnsupported)
+		}
+		if bi.Nondeterministic || impure[s.Func] {
+			// Needs evaluation context (time, randomness, I/O, tracing)
+			// that only topdown wires up.
+			return nil, fmt.Errorf("built-in %q (needs evaluation context): %w", s.Func, ErrUnsupported)
+		}
+		return &callBuiltin{name: s.Func, fn: fn, args: args, result: c.local(s.Result), void: bi.Decl.Result() == nil, native: natives[s.Func]}, nil
+	case *ir.BlockStmt:
+		bs, err := c.blocks(s.Blocks)
+		if err != nil {
+			return nil, err
+		}
+		return &blockStmt{blocks: bs}, nil
+	case *ir.BreakStmt:
+		return &breakStmt{index: int(s.Index)}, nil
+	case *ir.DotStmt:
+		src, err := c.operand(s.Source)
+		if err != nil {
+			return nil, err
+		}
+		key, err := c.operand(s.Key)
+		if err != nil {
+			return nil, err
+		}
+		return &dotStmt{src: src, key: key, dst: c.local(s.Target)}, nil
+	case *ir.LenStmt:
+		src, err := c.operand(s.Source)
+		if err != nil {
+			return nil, err
+		}
+		return &lenStmt{src: src, dst: c.local(s.Target)}, nil
+	case *ir.ScanStmt:
+		body, err := c.block(s.Block)
+		if err != nil {
+			return nil, err
+		}
+		return &scanStmt{src: c.local(s.Source), key: c.local(s.Key), val: c.local(s.Value), body: body}, nil
+	case *ir.NotStmt:
+		body, err := c.block(s.Block)
+		if err != nil {
+			return nil, err
+		}
+		return &notStmt{body: body}, nil
+	case *ir.AssignIntStmt:
+		return &constStmt{term: ast.InternedTerm(int(s.Value)), dst: c.local(s.Target)}, nil
+	case *ir.AssignVarStmt:
+		src, err := c.operand(s.Source)
+		if err != nil {
+			return nil, err
+		}
+		return &assignStmt{src: src, dst: c.local(s.Target)}, nil
+	case *ir.AssignVarOnceStmt:
+		src, err := c.operand(s.Source)
+		if err != nil {
+			return nil, err
+		}
+		return &assignOnceStmt{src: src, dst: c.local(s.Target), loc: c.location(s.Location)}, nil
+	case *ir.ResetLocalStmt:
+		return &resetStmt{dst: c.local(s.Target)}, nil
+	case *ir.MakeNullStmt:
+		return &constStmt{term: ast.InternedNullTerm, dst: c.local(s.Target)}, nil
+	case *ir.MakeNumberIntStmt:
+		return &constStmt{term: ast.InternedTerm(int(s.Value)), dst: c.local(s.Target)}, nil
+	case *ir.MakeNumberRefStmt:
+		if s.Index < 0 || s.Index >= len(c.strings) {
+			return nil, fmt.Errorf("number index %d out of range", s.Index)
+		}
+		n := json.Number(c.policy.Static.Strings[s.Index].Value)
+		if _, err := n.Float64(); err != nil {
+			return nil, fmt.Errorf("number %q: %w", n, err)
+		}
+		return &constStmt{term: ast.NumberTerm(n), dst: c.local(s.Target)}, nil
+	case *ir.MakeArrayStmt:
+		return &makeArrayStmt{capacity: int(s.Capacity), dst: c.local(s.Target)}, nil
+	case *ir.MakeObjectStmt:
+		return &makeObjectStmt{dst: c.local(s.Target)}, nil
+	case *ir.MakeSetStmt:
+		return &makeSetStmt{dst: c.local(s.Target)}, nil
+	case *ir.EqualStmt, *ir.NotEqualStmt:
+		var a, b ir.Operand
+		want := true
+		if e, ok := s.(*ir.EqualStmt); ok {
+			a, b = e.A, e.B
+		} else {
+			ne := s.(*ir.NotEqualStmt)
+			a, b, want = ne.A, ne.B, false
+		}
+		oa, err := c.operand(a)
+		if err != nil {
+			return nil, err
+		}
+		ob, err := c.operand(b)
+		if err != nil {
+			return nil, err
+		}
+		return &equalStmt{a: oa, b: ob, want: want}, nil
+	case *ir.IsArrayStmt:
+		return c.isType(s.Source, 'a')
+	case *ir.IsObjectStmt:
+		return c.isType(s.Source, 'o')
+	case *ir.IsSetStmt:
+		return c.isType(s.Source, 's')
+	case *ir.IsDefinedStmt:
+		return &isDefinedStmt{src: c.local(s.Source), want: true}, nil
+	case *ir.IsUndefinedStmt:
+		return &isDefinedStmt{src: c.local(s.Source), want: false}, nil
+	case *ir.ArrayAppendStmt:
+		v, err := c.operand(s.Value)
+		if err != nil {
+			return nil, err
+		}
+		return &arrayAppendStmt{arr: c.local(s.Array), val: v}, nil
+	case *ir.ObjectInsertStmt:
+		return c.objectInsert(s.Object, s.Key, s.Value, false, s.Location)
+	case *ir.ObjectInsertOnceStmt:
+		return c.objectInsert(s.Object, s.Key, s.Value, true, s.Location)
+	case *ir.SetAddStmt:
+		v, err := c.operand(s.Value)
+		if err != nil {
+			return nil, err
+		}
+		return &setAddStmt{set: c.local(s.Set), val: v}, nil
+	case *ir.ResultSetAddStmt:
+		return &resultAddStmt{src: c.local(s.Value)}, nil
+	case *ir.ReturnLocalStmt:
+		return &returnStmt{src: c.local(s.Source)}, nil
+	case *ir.ObjectMergeStmt:
+		return &objectMergeStmt{a: c.local(s.A), b: c.local(s.B), dst: c.local(s.Target), loc: c.location(s.Location)}, nil
+	case *ir.NopStmt:
+		return nil, nil
+	}
+	return nil, fmt.Errorf("statement %T: %w", s, ErrUnsupported)
+}
+
+// dataPath resolves a run of DotStmts that walks a constant path down
+// from the data parameter (data.ward.config.x): the values are fixed for
+// the program's data, so the run becomes one statement that assigns them,
+// or leaves the block where the original would have found nothing.
+func (c *compiler) dataPath(ss []ir.Stmt) (stmt, int) {
+	if c.data == nil || c.dataLocal < 0 {
+		return nil, 0
+	}
+	st := &dataPathStmt{}
+	src, cur := c.dataLocal, c.data
+	n := 0
+	for ; n < len(ss); n++ {
+		dot, ok := ss[n].(*ir.DotStmt)
+		if !ok {
+			break
+		}
+		from, ok := dot.Source.Value.(ir.Local)
+		if !ok || from != src {
+			break
+		}
+		idx, ok := dot.Key.Value.(ir.StringIndex)
+		if !ok || int(idx) < 0 || int(idx) >= len(c.strings) {
+			break
+		}
+		var v *ast.Term
+		if cur != nil {
+			v = get(cur, c.strings[idx])
+		}
+		st.dsts = append(st.dsts, c.local(dot.Target))
+		st.vals = append(st.vals, v)
+		if v == nil {
+			n++
+			break
+		}
+		src, cur = dot.Target, v.Value
+	}
+	if n == 0 {
+		return nil, 0
+	}
+	return st, n
+}
+
+// writes reports whether any statement in bs assigns local l.
+func writes(bs []*ir.Block, l ir.Local) bool {
+	v := &writeFinder{local: l}
+	for _, b := range bs {
+		_ = ir.Walk(v, b)
+	}
+	return v.found
+}
+
+type writeFinder struct {
+	local ir.Local
+	found bool
+}
+
+func (*writeFinder) Before(any) {}
+func (*writeFinder) After(any)  {}
+func (w *writeFinder) Visit(x any) (ir.Visitor, error) {
+	var t []ir.Local
+	switch s := x.(type) {
+	case *ir.CallStmt:
+		t = []ir.Local{s.Result}
+	case *ir.CallDynamicStmt:
+		t = []ir.Local{s.Result}
+	case *ir.DotStmt:
+		t = []ir.Local{s.Target}
+	case *ir.LenStmt:
+		t = []ir.Local{s.Target}
+	case *ir.ScanStmt:
+		t = []ir.Local{s.Key, s.Value}
+	case *ir.AssignIntStmt:
+		t = []ir.Local{s.Target}
+	case *ir.AssignVarStmt:
+		t = []ir.Local{s.Target}
+	case *ir.AssignVarOnceStmt:
+		t = []ir.Local{s.Target}
+	case *ir.ResetLocalStmt:
+		t = []ir.Local{s.Target}
+	case *ir.MakeNullStmt:
+		t = []ir.Local{s.Target}
+	case *ir.MakeNumberIntStmt:
+		t = []ir.Local{s.Target}
+	case *ir.MakeNumberRefStmt:
+		t = []ir.Local{s.Target}
+	case *ir.MakeArrayStmt:
+		t = []ir.Local{s.Target}
+	case *ir.MakeObjectStmt:
+		t = []ir.Local{s.Target}
+	case *ir.MakeSetStmt:
+		t = []ir.Local{s.Target}
+	case *ir.ObjectMergeStmt:
+		t = []ir.Local{s.Target}
+	case *ir.ArrayAppendStmt:
+		t = []ir.Local{s.Array}
+	case *ir.ObjectInsertStmt:
+		t = []ir.Local{s.Object}
+	case *ir.ObjectInsertOnceStmt:
+		t = []ir.Local{s.Object}
+	case *ir.SetAddStmt:
+		t = []ir.Local{s.Set}
+	case *ir.WithStmt:
+		t = []ir.Local{s.Local}
+	}
+	for _, l := range t {
+		if l == w.local {
+			w.found = true
+		}
+	}
+	return w, nil
+}
+
+// literal fuses a MakeObjectStmt or MakeArrayStmt and the inserts or
+// appends that directly follow it into one statement that builds the value
+// at its final size: one allocation instead of one per element. It returns
+// how many statements it consumed (0: no fusion). Object keys must be
+// distinct constants, so the result is the same as inserting one by one.
+func (c *compiler) literal(ss []ir.Stmt) (stmt, int, error) {
+	switch mk := ss[0].(type) {
+	case *ir.MakeObjectStmt:
+		lit := &objectLiteral{dst: c.local(mk.Target)}
+		seen := map[string]bool{}
+		n := 1
+		for ; n < len(ss); n++ {
+			ins, ok := ss[n].(*ir.ObjectInsertStmt)
+			if !ok || ins.Object != mk.Target {
+				break
+			}
+			idx, ok := ins.Key.Value.(ir.StringIndex)
+			if !ok || int(idx) < 0 || int(idx) >= len(c.strings) || seen[c.policy.Static.Strings[idx].Value] {
+				break
+			}
+			if v, isLocal := ins.Value.Value.(ir.Local); isLocal && v == mk.Target {
+				break
+			}
+			val, err := c.operand(ins.Value)
+			if err != nil {
+				return nil, 0, err
+			}
+			seen[c.policy.Static.Strings[idx].Value] = true
+			lit.keys = append(lit.keys, c.strings[idx])
+			lit.vals = append(lit.vals, val)
+		}
+		if n == 1 {
+			return nil, 0, nil
+		}
+		return lit, n, nil
+	case *ir.MakeArrayStmt:
+		lit := &arrayLiteral{dst: c.local(mk.Target)}
+		n := 1
+		for ; n < len(ss); n++ {
+			app, ok := ss[n].(*ir.ArrayAppendStmt)
+			if !ok || app.Array != mk.Target {
+				break
+			}
+			if v, isLocal := app.Value.Value.(ir.Local); isLocal && v == mk.Target {
+				break
+			}
+			val, err := c.operand(app.Value)
+			if err != nil {
+				return nil, 0, err
+			}
+			lit.vals = append(lit.vals, val)
+		}
+		if n == 1 {
+			return nil, 0, nil
+		}
+		return lit, n, nil
+	}
+	return nil, 0, nil
+}
+
+func (c *compiler) isType(o ir.Operand, kind byte) (stmt, error) {
+	src, err := c.operand(o)
+	if err != nil {
+		return nil, err
+	}
+	return &isTypeStmt{src: src, kind: kind}, nil
+}
+
+func (c *compiler) objectInsert(obj ir.Local, k, v ir.Operand, once bool, loc ir.Location) (stmt, error) {
+	key, err := c.operand(k)
+	if err != nil {
+		return nil, err
+	}
+	val, err := c.operand(v)
+	if err != nil {
+		return nil, err
+	}
+	return &objectInsertStmt{obj: c.local(obj), key: key, val: val, once: once, loc: c.location(loc)}, nil
+}
+
+// location renders a statement's source position for conflict errors.
+func (c *compiler) location(l ir.Location) string {
+	file := "?"
+	if c.policy.Static != nil && l.File >= 0 && l.File < len(c.policy.Static.Files) {
+		file = c.policy.Static.Files[l.File].Value
+	}
+	return fmt.Sprintf("%s:%d", file, l.Row)
+}
+
+// native names the built-ins the evaluator runs inline: comparisons,
+// membership and count are most of a policy's calls, and going through
+// the generic built-in interface costs more than the operation. Each
+// computes exactly what its topdown implementation computes.
+type native uint8
+
+const (
+	notNative native = iota
+	nativeGT
+	nativeGTE
+	nativeLT
+	nativeLTE
+	nativeEqual
+	nativeNotEqual
+	nativeMember
+	nativeCount
+)
+
+var natives = map[string]native{
+	ast.GreaterThan.Name:   nativeGT,
+	ast.GreaterThanEq.Name: nativeGTE,
+	ast.LessThan.Name:      nativeLT,
+	ast.LessThanEq.Name:    nativeLTE,
+	ast.Equal.Name:         nativeEqual,
+	ast.NotEqual.Name:      nativeNotEqual,
+	ast.Member.Name:        nativeMember,
+	ast.Count.Name:         nativeCount,
+}
+
+// impure lists deterministic-flagged built-ins that still read evaluation
+// context the plan evaluator does not provide.
+var impure = map[string]bool{
+	"internal.print":           true,
+	"print":                    true,
+	"trace":                    true,
+	"opa.runtime":              true,
+	"time.now_ns":              true,
+	"rego.metadata.chain":      true,
+	"rego.metadata.rule":       true,
+	"internal.test_case":       true,
+	"walk":                     true, // planned with a special calling convention
+	"http.send":                true,
+	"net.lookup_ip_addr":       true,
+	"internal.template_string": true,
+}
