@@ -71,7 +71,9 @@ type pattern struct {
 	steps  []step
 	union  uint64
 	union2 uint64
-	span   int32 // most words from the first step's word to the last's
+	span   int32  // most words from the first step's word to the last's
+	first  uint64 // steps[0].mask, kept here so most visits end without touching steps
+	first2 uint64 // steps[0].mask2
 }
 
 func s(mask uint64, gap int32) step { return step{mask: mask, gap: gap} }
@@ -255,6 +257,7 @@ var patterns = func() []pattern {
 		for _, st := range ps[i].steps[1:] {
 			ps[i].span += st.gap + 1
 		}
+		ps[i].first, ps[i].first2 = ps[i].steps[0].mask, ps[i].steps[0].mask2
 	}
 	return ps
 }()
@@ -368,7 +371,7 @@ func match(n *normText, last []int32, seen []int32) hits {
 				base := stepBase[pi]
 				// A word that cannot start the pattern only matters if the
 				// pattern started within its span (most visits end here).
-				if st0 := &p.steps[0]; m&st0.mask == 0 && m2&st0.mask2 == 0 && int32(i)-last[base] > p.span {
+				if m&p.first == 0 && m2&p.first2 == 0 && int32(i)-last[base] > p.span {
 					continue
 				}
 				for k := len(p.steps) - 1; k >= 0; k-- {
