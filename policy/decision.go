@@ -16,7 +16,6 @@ const (
 	ReasonFailOpen    = "policy_error_fail_open"
 )
 
-// Audit content levels.
 // ResponseChecks values.
 const (
 	ResponseChecksEveryChunk = "every_chunk"
@@ -24,6 +23,17 @@ const (
 	ResponseChecksNone       = "none"
 )
 
+// Bounds of response_triggers and response_trigger_window: Ward matches
+// every trigger against each streamed chunk's window, so the list stays
+// small enough for a plain substring loop.
+const (
+	MaxResponseTriggers          = 256
+	MaxResponseTriggerBytes      = 64
+	DefaultResponseTriggerWindow = 256  // characters
+	MaxResponseTriggerWindow     = 4096 // characters
+)
+
+// Audit content levels.
 const (
 	AuditFull     = "full"
 	AuditRedacted = "redacted"
@@ -47,6 +57,16 @@ type Decision struct {
 	// "on_findings" (only chunks whose released text holds PHI findings:
 	// the policy's chunk decision depends on nothing else) or "none".
 	ResponseChecks string `json:"response_checks"`
+	// ResponseTriggers (request phase, with "on_findings") are lower-case
+	// strings: a chunk without findings is decided anyway when one of them
+	// occurs in its trigger window (docs/policy-decision.md), a buffered
+	// output when one occurs anywhere in it.
+	ResponseTriggers []string `json:"response_triggers,omitempty"`
+	// ResponseTriggerWindow is how many characters of output before the
+	// newly arrived text the trigger window reaches back (0 when the
+	// decision has no triggers; DefaultResponseTriggerWindow when it has
+	// triggers but no window).
+	ResponseTriggerWindow int `json:"response_trigger_window,omitempty"`
 
 	// Revision identifies the policy that decided (bundle revision or a
 	// content hash), for the audit trail.
@@ -153,6 +173,8 @@ var (
 	fAudit   = ast.StringTerm("audit")
 	fTags    = ast.StringTerm("tags")
 	fRespChk = ast.StringTerm("response_checks")
+	fTrig    = ast.StringTerm("response_triggers")
+	fTrigWin = ast.StringTerm("response_trigger_window")
 	fCode    = ast.StringTerm("code")
 	fMessage = ast.StringTerm("message")
 	fType    = ast.StringTerm("type")
@@ -330,10 +352,68 @@ func DecodeDecision(v ast.Value) (Decision, error) {
 	default:
 		return d, &ShapeError{Field: "response_checks", Want: `"every_chunk", "on_findings" or "none"`, Got: fmt.Sprintf("%q", checks)}
 	}
+	if err := decodeTriggers(obj, &d); err != nil {
+		return d, err
+	}
 	if !d.Allow && d.Status == 0 {
 		d.Status = 403
 	}
 	return d, nil
+}
+
+// decodeTriggers reads response_triggers (an array or set of non-empty
+// lower-case strings) and response_trigger_window (characters).
+func decodeTriggers(obj ast.Object, d *Decision) error {
+	t := obj.Get(fTrig)
+	if t != nil {
+		var elems []*ast.Term
+		switch x := t.Value.(type) {
+		case *ast.Array:
+			elems = make([]*ast.Term, x.Len())
+			for i := range x.Len() {
+				elems[i] = x.Elem(i)
+			}
+		case ast.Set:
+			elems = x.Slice()
+		default:
+			return shapeErr("response_triggers", "array or set of strings", t.Value)
+		}
+		if len(elems) > MaxResponseTriggers {
+			return &ShapeError{Field: "response_triggers", Want: fmt.Sprintf("at most %d triggers", MaxResponseTriggers), Got: fmt.Sprint(len(elems))}
+		}
+		if len(elems) > 0 {
+			d.ResponseTriggers = make([]string, len(elems))
+		}
+		for i, e := range elems {
+			s, ok := e.Value.(ast.String)
+			if !ok {
+				return shapeErr(fmt.Sprintf("response_triggers[%d]", i), "string", e.Value)
+			}
+			v := string(s)
+			if v == "" || len(v) > MaxResponseTriggerBytes || v != strings.ToLower(v) {
+				return &ShapeError{Field: fmt.Sprintf("response_triggers[%d]", i),
+					Want: fmt.Sprintf("non-empty lower-case string of at most %d bytes", MaxResponseTriggerBytes), Got: fmt.Sprintf("%q", v)}
+			}
+			d.ResponseTriggers[i] = v
+		}
+	}
+	if w := obj.Get(fTrigWin); w != nil {
+		n, ok := w.Value.(ast.Number)
+		if !ok {
+			return shapeErr("response_trigger_window", "integer", w.Value)
+		}
+		i, ok := n.Int()
+		if !ok || i < 1 || i > MaxResponseTriggerWindow {
+			return &ShapeError{Field: "response_trigger_window", Want: fmt.Sprintf("integer 1..%d", MaxResponseTriggerWindow), Got: n.String()}
+		}
+		d.ResponseTriggerWindow = i
+	}
+	if len(d.ResponseTriggers) == 0 {
+		d.ResponseTriggerWindow = 0
+	} else if d.ResponseTriggerWindow == 0 {
+		d.ResponseTriggerWindow = DefaultResponseTriggerWindow
+	}
+	return nil
 }
 
 // indexed names the field of a ShapeError returned without one.
