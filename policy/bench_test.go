@@ -31,10 +31,18 @@ func BenchmarkInputAST(b *testing.B) {
 }
 
 // BenchmarkDecideClinical is a full decision (input AST, evaluation of the
-// embedded clinical policy, decision decoding) on a 4 KB prompt with PHI
-// findings. It reports p50/p99 latency from a sorted sample.
+// embedded clinical policy by the plan evaluator, decision decoding) on a
+// 4 KB prompt with PHI findings. It reports p50/p99 latency from a sorted
+// sample.
 func BenchmarkDecideClinical(b *testing.B) {
 	benchDecide(b, clinicalInput(4096))
+}
+
+// BenchmarkDecideClinicalTopdown is the same decision with OPA's topdown
+// evaluator (policy.evaluator: topdown), for comparison with the plan
+// evaluator BenchmarkDecideClinical uses.
+func BenchmarkDecideClinicalTopdown(b *testing.B) {
+	benchDecideWith(b, "", clinicalInput(4096), EvaluatorTopdown)
 }
 
 // BenchmarkDecideClinicalEntrypoint calls the profile's entrypoint
@@ -57,8 +65,10 @@ func BenchmarkDecideClinicalResponse(b *testing.B) {
 
 func benchDecide(b *testing.B, in *Input) { benchDecideAt(b, "", in) }
 
-func benchDecideAt(b *testing.B, ep string, in *Input) {
-	e := newEngine(b, Embedded(), Options{Timeout: time.Second, Entrypoints: entrypoints(ep)})
+func benchDecideAt(b *testing.B, ep string, in *Input) { benchDecideWith(b, ep, in, EvaluatorPlan) }
+
+func benchDecideWith(b *testing.B, ep string, in *Input, evaluator string) {
+	e := newEngine(b, Embedded(), Options{Timeout: time.Second, Entrypoints: entrypoints(ep), Evaluator: evaluator})
 	ctx := context.Background()
 	if d, err := e.Decide(ctx, ep, in); err != nil {
 		b.Fatal(err)
