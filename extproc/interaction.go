@@ -164,6 +164,14 @@ type Decision struct {
 	// ResponseChecksOnFindings (only with output PHI findings) or
 	// ResponseChecksNone.
 	ResponseChecks string
+	// ResponseTriggers (request decisions, with ResponseChecksOnFindings)
+	// are lower-case strings that make a chunk without findings need a
+	// decision after all: when one occurs in the chunk's trigger window,
+	// the output text since the last check plus ResponseTriggerWindow
+	// characters before it (docs/policy-decision.md); for a buffered body,
+	// anywhere in the output.
+	ResponseTriggers      []string
+	ResponseTriggerWindow int // characters; 0 means the default, 256
 }
 
 // responseChecks is what the request decision asked for, every_chunk by
@@ -174,6 +182,24 @@ func (ix *Interaction) responseChecks() string {
 	}
 	return ResponseChecksEveryChunk
 }
+
+// responseTriggers returns the request decision's triggers and window
+// when they apply (response_checks on_findings).
+func (ix *Interaction) responseTriggers() ([]string, int) {
+	d := ix.RequestDecision
+	if d == nil || d.ResponseChecks != ResponseChecksOnFindings || len(d.ResponseTriggers) == 0 {
+		return nil, 0
+	}
+	w := d.ResponseTriggerWindow
+	if w <= 0 {
+		w = DefaultResponseTriggerWindow
+	}
+	return d.ResponseTriggers, w
+}
+
+// DefaultResponseTriggerWindow is the trigger window, in characters, when
+// the policy names triggers but no window.
+const DefaultResponseTriggerWindow = 256
 
 // ResponseChecks values (the policy decision document's response_checks).
 const (

@@ -679,7 +679,9 @@ func (w *wardProcessor) responsePhase(ctx context.Context, body []byte) *extproc
 	case ResponseChecksNone:
 		return pass
 	case ResponseChecksOnFindings:
-		if len(ix.OutputFindings) == 0 {
+		// Triggers: text the policy's phrase checks react to needs the
+		// decision even without findings.
+		if triggers, _ := ix.responseTriggers(); len(ix.OutputFindings) == 0 && !outputTriggered(triggers, resp.Choices) {
 			return pass
 		}
 	}

@@ -122,6 +122,11 @@ type streamGuard struct {
 	foff      int
 	delivSpan [][2]int
 
+	// trig is set when the request decision asked for on_findings with
+	// response_triggers: chunks without findings are then decided when a
+	// trigger occurs in their window.
+	trig *triggerScan
+
 	pieces []streamPiece
 	deltas []streamDelta
 	rels   []streamRelease
@@ -147,6 +152,9 @@ func (w *wardProcessor) newStreamGuard() *streamGuard {
 			g.scan = f
 			break
 		}
+	}
+	if triggers, window := w.ix.responseTriggers(); len(triggers) > 0 {
+		g.trig = newTriggerScan(triggers, window)
 	}
 	_, chunkPolicy := w.p.Decider.(ChunkDecider)
 	g.observe = g.scan == nil && !chunkPolicy
@@ -285,22 +293,32 @@ func (g *streamGuard) process(ctx context.Context, in []byte, eos bool) []byte {
 // needsDecision reports whether this chunk's released text needs a
 // response_chunk decision. The request decision's response_checks says what
 // the policy's chunk decision depends on: every chunk with new text (the
-// default: e.g. phrase checks on a patient-facing app), only chunks whose
-// text holds findings (the decision is then a function of the findings,
-// and text without them passes unchanged), or none at all.
+// default), only chunks whose text holds findings (the decision is then a
+// function of the findings, and text without them passes unchanged) —
+// or, with response_triggers, also chunks with a trigger in their window
+// (phrase checks on a patient-facing app) — or none at all.
 func (g *streamGuard) needsDecision() bool {
 	checks := g.w.ix.responseChecks()
+	released, findings := false, false
 	for _, r := range g.rels {
-		switch {
-		case r.text == "" || checks == ResponseChecksNone:
-		case checks == ResponseChecksOnFindings:
-			if len(r.fs) > 0 {
-				return true
-			}
-		default:
-			return true
+		if r.text != "" {
+			released = true
+			findings = findings || len(r.fs) > 0
 		}
 	}
+	switch {
+	case !released || checks == ResponseChecksNone:
+		return false
+	case checks != ResponseChecksOnFindings || findings:
+		return true
+	case g.trig == nil:
+		return false
+	case g.trig.fired(g.asm):
+		return true
+	}
+	// No trigger: the policy promised this chunk's decision is an allow,
+	// as if it had been taken, so the next window starts here.
+	g.trig.advance(g.asm)
 	return false
 }
 
@@ -517,6 +535,11 @@ func (g *streamGuard) decide(ctx context.Context) (Decision, []byte) {
 		}
 	}
 	ix.ResponseDecision = &dec
+	if g.trig != nil && err == nil && dec.Allow {
+		// The policy saw the text so far and allowed it: later windows
+		// start here. Not after a fail-open error, which decided nothing.
+		g.trig.advance(g.asm)
+	}
 	if !dec.Allow {
 		return dec, g.terminate(ctx, orZero(dec.Status, http.StatusForbidden), orDefault(dec.ReasonCode, "policy_denied"), orDefault(dec.ReasonMessage, "response stopped by policy"))
 	}

@@ -232,12 +232,11 @@ func allJSON(stream []byte) bool {
 //
 //	go test ./extproc -run '^$' -bench StreamGuard -benchtime 3x
 //
-//	go test ./extproc -run '^$' -bench StreamGuard -benchtime 3x
-//
 // Cases: PHI scanning alone; with the clinical policy for an app that is
 // not patient-facing (response_checks on_findings), on clean text and on
 // text with a phone number every ~200 words; and for a patient-facing app
-// (every_chunk: one OPA evaluation per chunk that releases text).
+// (on_findings plus the advice keywords as response_triggers) on clean
+// text and on text with an advice keyword every ~200 words.
 func BenchmarkStreamGuard(b *testing.B) {
 	sentence := "The patient was seen today for follow-up of hypertension and reports good adherence to the current plan. "
 	chunked := func(text string) [][]byte {
@@ -261,6 +260,11 @@ func BenchmarkStreamGuard(b *testing.B) {
 	}
 	clean := chunked(strings.Repeat(sentence, 250))
 	withPHI := chunked(strings.Repeat(strings.Repeat(sentence, 11)+"Call her back on 617-555-0142 today. ", 22))
+	// Advice keywords (response triggers for a patient-facing app) at a
+	// realistic rate, one sentence in ~200 words, never completing an
+	// advice phrase: every chunk near them is decided.
+	withTriggers := chunked(strings.Repeat(strings.Repeat(sentence, 11)+"She plans to start walking again after work. "+
+		strings.Repeat(sentence, 11)+"Remember to take the stairs when you can. ", 11))
 	patientFacing := func(c *config.Config) {
 		c.Policy.Data = map[string]any{"ward": map[string]any{"config": map[string]any{"apps": map[string]any{
 			"discharge-notes": map[string]any{"patient_facing": true},
@@ -276,6 +280,7 @@ func BenchmarkStreamGuard(b *testing.B) {
 		{"phi+policy/clean", true, clean, nil},
 		{"phi+policy/findings", true, withPHI, nil},
 		{"phi+policy/patient-facing", true, clean, []func(*config.Config){patientFacing}},
+		{"phi+policy/patient-facing-triggers", true, withTriggers, []func(*config.Config){patientFacing}},
 	} {
 		chunks := bc.chunks
 		var n int

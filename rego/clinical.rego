@@ -122,10 +122,32 @@ decision := lib.deny_decision(lib.first(denials), audit, tag_list) if {
 	"audit": audit,
 	"tags": tag_list,
 	"response_checks": response_checks,
+	"response_triggers": response_triggers,
+	"response_trigger_window": response_trigger_window,
 }
 
 # When the answer (a buffered body, or each chunk of a stream) needs a
-# response decision: phrase checks for patient-facing apps read the text,
-# so always; otherwise the response decision only redacts PHI the model
-# produced, so only output with findings.
-response_checks := "every_chunk" if patient_facing else := "on_findings"
+# response decision. The response decision redacts PHI the model produced,
+# so output with findings always needs one. For patient-facing apps it also
+# runs the advice rules, and an advice rule can only match where one of its
+# keywords occurs: so the keywords are the response triggers, and a chunk
+# needs a decision when its trigger window holds one (docs/streaming.md).
+# This is exact as long as every advice pattern's match contains one of its
+# keywords and spans at most response_trigger_window characters from that
+# keyword to its end (a run of digits counting as one); extproc's
+# TestClinicalAdviceRulesFitTheTriggers checks rego/data.json.
+response_checks := "on_findings"
+
+# Only the request decision's triggers are read: later phases skip the
+# comprehension.
+response_triggers := {k |
+	input.phase == "request"
+	patient_facing
+	some r in cfg.advice_rules
+	some k in r.keywords
+}
+
+# The longest shipped advice match, from its keyword to its end, is 60
+# characters; a deployment adding longer rules sets
+# config.clinical.advice_window.
+response_trigger_window := object.get(cfg, "advice_window", 64)

@@ -172,8 +172,9 @@ test_routing_to_baa_provider_skips_redaction if {
 	"baa" in d.tags
 }
 
-# Streamed answers: patient-facing apps get a decision on every chunk
-# (phrase checks), other clinical apps only on chunks with PHI findings.
+# Streamed answers: every app gets a decision on chunks with PHI findings;
+# patient-facing apps also on chunks near an advice keyword (the triggers,
+# kept in step with config.clinical.advice_rules).
 test_response_checks_follow_patient_facing if {
 	base := {
 		"phase": "request", "profile": "clinical", "provider": "azure-openai", "model": "gpt-4o-mini",
@@ -181,7 +182,30 @@ test_response_checks_follow_patient_facing if {
 		"tokens": {"prompt_estimate": 10, "max_output": 100}, "route": {"baa": true, "allowed_phi": []},
 	}
 	d1 := data.ward.decision with input as object.union(base, {"identity": {"team": "platform", "app": "patient-portal"}})
-	d1.response_checks == "every_chunk"
+	d1.response_checks == "on_findings"
+	d1.response_triggers == {k | some r in data.ward.config.clinical.advice_rules; some k in r.keywords}
+	"take" in d1.response_triggers
+	"diagnosis" in d1.response_triggers
+	d1.response_trigger_window == 64
 	d2 := data.ward.decision with input as object.union(base, {"identity": {"team": "platform", "app": "scribe"}})
 	d2.response_checks == "on_findings"
+	d2.response_triggers == set()
+}
+
+test_response_triggers_follow_the_advice_rules if {
+	inp := object.union(req("openai", []), {"identity": {"team": "cardiology", "app": "patient-portal"}})
+	rules := [{"keywords": ["titrate", "wean"], "pattern": "\\b(titrate|wean)\\b"}]
+	d := clinical.decision with input as inp with data.ward.config.clinical.advice_rules as rules with data.ward.config.clinical.advice_window as 30
+	d.response_triggers == {"titrate", "wean"}
+	d.response_trigger_window == 30
+}
+
+# Every keyword is lower case: Ward matches triggers in lower-cased text.
+test_advice_keywords_are_lower_case if {
+	every r in data.ward.config.clinical.advice_rules {
+		every k in r.keywords {
+			k == lower(k)
+			k != ""
+		}
+	}
 }

@@ -147,6 +147,18 @@ func bytesTrimSpace(b []byte) []byte {
 	return b
 }
 
+// Texts reports how many output texts (Response().Choices) there are so far.
+func (a *StreamAssembler) Texts() int { return len(a.texts) }
+
+// Text returns output text i as assembled so far, the bytes that become
+// Response().Choices[i], without copying: read it before the next Consume.
+func (a *StreamAssembler) Text(i int) []byte {
+	if i < 0 || i >= len(a.texts) {
+		return nil
+	}
+	return a.texts[i]
+}
+
 // Response returns the assembled response so far (a fresh copy).
 func (a *StreamAssembler) Response() *Response {
 	r := a.resp

@@ -41,6 +41,9 @@ func (d *policyDecider) decide(ctx context.Context, entrypoint string, in *polic
 		Tags:           pd.Tags,
 		Revision:       pd.Revision,
 		ResponseChecks: pd.ResponseChecks,
+
+		ResponseTriggers:      pd.ResponseTriggers,
+		ResponseTriggerWindow: pd.ResponseTriggerWindow,
 	}
 	for _, r := range pd.Redact {
 		dec.Redact = append(dec.Redact, extproc.RedactRule{Type: r.Type, Mode: r.Mode})
