@@ -6,6 +6,10 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/wardhq/ward/policy/injection"
+	"github.com/wardhq/ward/policy/phi"
+	"github.com/wardhq/ward/policy/tokens"
 )
 
 // Reproduce: go test -run '^$' -bench . -benchtime 2000x ./policy/
@@ -36,6 +40,32 @@ func BenchmarkInputAST(b *testing.B) {
 // sample.
 func BenchmarkDecideClinical(b *testing.B) {
 	benchDecide(b, clinicalInput(4096))
+}
+
+// BenchmarkDecideClinicalResident is BenchmarkDecideClinical in a process
+// that also holds what `ward serve` keeps resident next to the policy: the
+// two tiktoken encodings, the PHI scanner and the injection detector,
+// about 20 MB of live heap. The decision is identical; what changes is how
+// often the garbage collector runs. GC starts a cycle when the heap has
+// grown by GOGC% of the live heap, so with 3 MB live (the bare benchmark)
+// it runs several times more often than in Ward's process, and its
+// assists and write barriers land in the tail percentiles.
+func BenchmarkDecideClinicalResident(b *testing.B) {
+	var resident []any
+	for _, name := range []string{"o200k_base", "cl100k_base"} {
+		enc, err := tokens.GetEncoding(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resident = append(resident, enc)
+	}
+	sc, err := phi.New(phi.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	resident = append(resident, sc, injection.Default())
+	benchDecide(b, clinicalInput(4096))
+	runtime.KeepAlive(resident)
 }
 
 // BenchmarkDecideClinicalTopdown is the same decision with OPA's topdown
