@@ -29,10 +29,18 @@ const checkEvery = 64
 // Wasm evaluation returns it. A nil, nil return means undefined. cancel
 // may be nil; when set, it stops the evaluation with a topdown cancel
 // error, like topdown's deadline.
-func (p *Program) Eval(ctx context.Context, cancel topdown.Cancel, input, data ast.Value) ([]*ast.Term, error) {
+func (p *Program) Eval(ctx context.Context, cancel topdown.Cancel, input, data ast.Value) (rs []*ast.Term, err error) {
 	m := machines.Get().(*machine)
 	m.reset(p, ctx, cancel)
-	defer m.release()
+	defer func() {
+		// A bug here must fail the decision (closed, by the caller), not
+		// the process. The machine is not reused after a panic.
+		if r := recover(); r != nil {
+			rs, err = nil, fmt.Errorf("plan: internal error: %v", r)
+			return
+		}
+		m.release()
+	}()
 	fr := m.push(p.mainLocals)
 	if input != nil {
 		fr[0] = ast.NewTerm(input)
@@ -305,18 +313,18 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 		fr[s.dst] = ast.NewTerm(ast.NewSet())
 	case *arrayAppendStmt:
 		t, v := fr[s.arr], read(fr, s.val)
-		arr, ok := t.Value.(*ast.Array)
+		arr, ok := termValue(t).(*ast.Array)
 		if !ok || v == nil {
-			return 0, fmt.Errorf("plan: array append to %T", t.Value)
+			return 0, fmt.Errorf("plan: array append to %T", termValue(t))
 		}
 		// In place, like opa_array_append: every local holding this
 		// array sees the element.
 		t.Value = arr.Append(v)
 	case *objectInsertStmt:
 		t, k, v := fr[s.obj], read(fr, s.key), read(fr, s.val)
-		obj, ok := t.Value.(ast.Object)
+		obj, ok := termValue(t).(ast.Object)
 		if !ok || k == nil || v == nil {
-			return 0, fmt.Errorf("plan: object insert into %T", t.Value)
+			return 0, fmt.Errorf("plan: object insert into %T", termValue(t))
 		}
 		if s.once {
 			if cur := obj.Get(k); cur != nil {
@@ -329,9 +337,9 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 		obj.Insert(k, v)
 	case *setAddStmt:
 		t, v := fr[s.set], read(fr, s.val)
-		set, ok := t.Value.(ast.Set)
+		set, ok := termValue(t).(ast.Set)
 		if !ok || v == nil {
-			return 0, fmt.Errorf("plan: set add to %T", t.Value)
+			return 0, fmt.Errorf("plan: set add to %T", termValue(t))
 		}
 		set.Add(v)
 	case *objectMergeStmt:
