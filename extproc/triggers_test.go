@@ -1,0 +1,219 @@
+package extproc_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	extprocv3 "github.com/envoyproxy/go-control-plane/envoy/service/ext_proc/v3"
+
+	"github.com/wardhq/ward/extproc"
+	"github.com/wardhq/ward/extproc/config"
+)
+
+// patientFacingApp makes the demo clinical app patient-facing, so Ward's
+// clinical policy runs its advice rules on the output.
+func patientFacingApp(c *config.Config) {
+	c.Policy.Data = map[string]any{"ward": map[string]any{"config": map[string]any{"apps": map[string]any{
+		"discharge-notes": map[string]any{"patient_facing": true},
+	}}}}
+}
+
+// everyChunk is the reference the triggers must match: the real decider,
+// with the request decision's response checks turned back to every_chunk
+// (a response decision on every chunk that releases text, and on every
+// buffered body).
+type everyChunk struct{ inner extproc.Decider }
+
+func (e everyChunk) Decide(ctx context.Context, phase extproc.Phase, ix *extproc.Interaction) (extproc.Decision, error) {
+	d, err := e.inner.Decide(ctx, phase, ix)
+	if phase == extproc.PhaseRequest {
+		d.ResponseChecks, d.ResponseTriggers, d.ResponseTriggerWindow = extproc.ResponseChecksEveryChunk, nil, 0
+	}
+	return d, err
+}
+
+func (e everyChunk) DecideChunk(ctx context.Context, ix *extproc.Interaction, delta string) (extproc.Decision, error) {
+	return e.inner.(extproc.ChunkDecider).DecideChunk(ctx, ix, delta)
+}
+
+// words splits text into deltas of about n bytes, at spaces where it can:
+// a provider streams tokens, so a keyword and the dose after it arrive in
+// different deltas and usually different body chunks.
+func words(text string, n int) []int {
+	var parts []int
+	last := 0
+	for i := 1; i < len(text); i++ {
+		if i-last >= n && (text[i] == ' ' || i-last >= 2*n) {
+			parts = append(parts, i)
+			last = i
+		}
+	}
+	return parts
+}
+
+type streamRun struct {
+	out []byte
+	ix  *extproc.Interaction
+}
+
+func runStream(t *testing.T, p *extproc.Pipeline, last *lastIx, path, body string, stream []byte, chunk int) streamRun {
+	t.Helper()
+	proc := openStreamAt(t, p, path, body)
+	out := feed(t, proc, stream, chunk)
+	proc.Close(context.Background(), nil)
+	return streamRun{out, last.ix}
+}
+
+// openStreamAt is openStream for any endpoint.
+func openStreamAt(t testing.TB, p *extproc.Pipeline, path, body string) extproc.Processor {
+	t.Helper()
+	if path == "/v1/chat/completions" {
+		return openStream(t, p)
+	}
+	ctx := context.Background()
+	proc := p.NewProcessor(ctx)
+	if _, err := proc.RequestHeaders(ctx, &extprocv3.HttpHeaders{Headers: sgHeaders(":method", "POST", ":path", path,
+		"x-api-key", "ward-demo-clinical", "anthropic-version", "2023-06-01", "content-type", "application/json")}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := proc.RequestBody(ctx, &extprocv3.HttpBody{EndOfStream: true, Body: []byte(body)})
+	if err != nil || r.GetImmediateResponse() != nil {
+		t.Fatalf("request denied: %v %v", err, r)
+	}
+	r, err = proc.ResponseHeaders(ctx, &extprocv3.HttpHeaders{Headers: sgHeaders(":status", "200", "content-type", "text/event-stream")})
+	if err != nil || r.GetModeOverride() == nil {
+		t.Fatalf("response headers: %v %v", err, r)
+	}
+	return proc
+}
+
+// anthropicStream streams each block's text as its own text content block,
+// in deltas of about n bytes.
+func anthropicStream(blocks []string, n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-3-5-haiku-latest\",\"content\":[],\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n")
+	for i, text := range blocks {
+		fmt.Fprintf(&b, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":%d,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n", i)
+		prev := 0
+		for _, p := range append(words(text, n), len(text)) {
+			js, _ := json.Marshal(text[prev:p])
+			fmt.Fprintf(&b, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":%d,\"delta\":{\"type\":\"text_delta\",\"text\":%s}}\n\n", i, js)
+			prev = p
+		}
+		fmt.Fprintf(&b, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":%d}\n\n", i)
+	}
+	b.WriteString("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":9}}\n\n")
+	b.WriteString("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
+	return b.Bytes()
+}
+
+const anthropicBody = `{"model":"claude-3-5-haiku-latest","max_tokens":200,"stream":true,"messages":[{"role":"user","content":"What should I do?"}]}`
+
+// filler is clinical small talk without advice keywords, long enough that
+// the scanner releases text (and Ward checks) many times before the dose.
+const filler = "Thanks for the update about your last visit, and for the notes you sent about the pharmacy hours and the parking at the clinic"
+
+// TestResponseTriggersMatchEveryChunk: for a patient-facing app the clinical
+// policy asks for on_findings with its advice keywords as triggers. That
+// must be exact: every stream gets the same bytes, outcome and reason as
+// with a decision on every chunk (the reference), at every body chunk size,
+// in both dialects — including a dose several chunks after its keyword, a
+// keyword split across chunks, a number longer than the window, and
+// Unicode case folding — while clean text is not decided at all.
+func TestResponseTriggersMatchEveryChunk(t *testing.T) {
+	// Hold-back 64 (the default), 16 (more, smaller releases) and no PHI
+	// scanner (every delta released as it comes: a check per delta).
+	for _, hold := range []int{64, 16, 0} {
+		t.Run(fmt.Sprintf("hold-back %d", hold), func(t *testing.T) {
+			holdBack := func(c *config.Config) {
+				if hold > 0 {
+					c.PHI.HoldBackChars = hold
+				}
+			}
+			pTrig := guardedPipeline(t, true, patientFacingApp, holdBack)
+			pRef := guardedPipeline(t, true, patientFacingApp, holdBack)
+			if hold == 0 {
+				pTrig.Detectors, pRef.Detectors = nil, nil
+			}
+			pRef.Decider = everyChunk{pRef.Decider}
+			testTriggersMatch(t, pTrig, pRef)
+		})
+	}
+}
+
+func testTriggersMatch(t *testing.T, pTrig, pRef *extproc.Pipeline) {
+	lastTrig, lastRef := &lastIx{}, &lastIx{}
+	pTrig.Recorder, pRef.Recorder = lastTrig, lastRef
+
+	chat := func(text string, n int) []byte { return chatStream(text, words(text, n)) }
+	tests := []struct {
+		name   string
+		path   string
+		body   string
+		stream []byte
+		deny   bool
+		// zero: no chunk decision at all with triggers.
+		zero bool
+	}{
+		{name: "clean text", stream: chat("Your appointment is confirmed. Please bring your insurance card and a list of questions.", 6), zero: true},
+		{name: "long clean text", stream: chat(strings.Repeat(filler+". ", 6), 5), zero: true},
+		{name: "keyword without a dose", stream: chat(filler+". She plans to start walking again after work, and to take the stairs. "+filler+".", 5)},
+		{name: "take, then the dose chunks later", stream: chat(filler+". You can take it, as we discussed at the visit, 2 tablets with breakfast. "+filler+".", 4), deny: true},
+		{name: "take, then 500 mg twice daily", stream: chat(filler+". Please take your usual dose with water: 500 mg twice daily. "+filler+".", 3), deny: true},
+		{name: "keyword split across chunks", stream: chatStream(filler+". ta"+"ke 2 tablets at bedtime.", []int{len(filler) + 4}), deny: true},
+		{name: "upper case and a Kelvin sign", stream: chat(filler+". TA\u212aE 2 TABLETS AT BEDTIME. "+filler, 4), deny: true},
+		{name: "a number longer than the window", stream: chat(filler+". Take "+strings.Repeat("7", 300)+" tablets. "+filler, 7), deny: true},
+		{name: "diagnosis phrase", stream: chat(filler+". Your diagnosis is clear, and we will talk soon. "+filler, 4), deny: true},
+		{name: "you may have, split", stream: chatStream(filler+". Honestly you may have a cold.", []int{len(filler) + 16, len(filler) + 18, len(filler) + 21}), deny: true},
+		{name: "a phone number and advice", stream: chat("Call 617-555-0142 tomorrow. "+filler+". You might have an infection.", 5), deny: true},
+		{name: "a phone number only", stream: chat("Call 617-555-0142 tomorrow. "+filler+".", 5)},
+		{name: "anthropic: phrase across two text blocks", path: "/v1/messages", body: anthropicBody,
+			stream: anthropicStream([]string{filler + ". You can take", ", as discussed, 2 tablets daily."}, 5), deny: true},
+		{name: "anthropic: clean blocks", path: "/v1/messages", body: anthropicBody,
+			stream: anthropicStream([]string{filler + ".", " " + filler + "."}, 5), zero: true},
+	}
+	for _, tc := range tests {
+		if tc.path == "" {
+			tc.path = "/v1/chat/completions"
+		}
+		for _, chunk := range []int{1, 9, 64, 1 << 20} {
+			t.Run(fmt.Sprintf("%s/%d", tc.name, chunk), func(t *testing.T) {
+				ref := runStream(t, pRef, lastRef, tc.path, tc.body, tc.stream, chunk)
+				got := runStream(t, pTrig, lastTrig, tc.path, tc.body, tc.stream, chunk)
+				if d := got.ix.RequestDecision; d == nil || d.ResponseChecks != extproc.ResponseChecksOnFindings || !slicesContain(d.ResponseTriggers, "take") {
+					t.Fatalf("request decision %+v: want on_findings with the advice keywords", d)
+				}
+				if (ref.ix.ReasonCode == "clinical_advice") != tc.deny {
+					t.Fatalf("reference outcome %s/%s, want deny %v (test text wrong?)", ref.ix.Outcome, ref.ix.ReasonCode, tc.deny)
+				}
+				if !bytes.Equal(got.out, ref.out) {
+					t.Fatalf("client bytes differ from every_chunk\ntriggers:\n%s\nevery_chunk:\n%s", got.out, ref.out)
+				}
+				if got.ix.Outcome != ref.ix.Outcome || got.ix.ReasonCode != ref.ix.ReasonCode {
+					t.Fatalf("outcome %s/%s, every_chunk %s/%s", got.ix.Outcome, got.ix.ReasonCode, ref.ix.Outcome, ref.ix.ReasonCode)
+				}
+				if got.ix.ChunkDecisions > ref.ix.ChunkDecisions || (tc.zero && got.ix.ChunkDecisions != 0) {
+					t.Fatalf("%d chunk decisions with triggers, %d with every_chunk; output findings %+v", got.ix.ChunkDecisions, ref.ix.ChunkDecisions, got.ix.OutputFindings)
+				}
+				var types []string
+				for _, f := range got.ix.OutputFindings {
+					types = append(types, f.Type)
+				}
+				t.Logf("chunk decisions: %d with triggers, %d every_chunk; output findings %v", got.ix.ChunkDecisions, ref.ix.ChunkDecisions, types)
+			})
+		}
+	}
+}
+
+func slicesContain(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
