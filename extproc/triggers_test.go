@@ -5,6 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"regexp"
+	"regexp/syntax"
+	"slices"
 	"strings"
 	"testing"
 
@@ -216,4 +220,245 @@ func slicesContain(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// TestClinicalAdviceRulesFitTheTriggers checks the clinical policy's side
+// of the response_triggers contract against rego/data.json: its triggers
+// are the advice keywords, and every advice pattern's match contains one of
+// its rule's keywords that starts at most response_trigger_window
+// characters (a run of digits counting as one) before the match ends. Then
+// a chunk whose window holds no trigger cannot complete an advice match
+// that was not there before, and the rule's keyword pre-check adds nothing
+// (a match implies a keyword), so skipping it is exact.
+func TestClinicalAdviceRulesFitTheTriggers(t *testing.T) {
+	raw, err := os.ReadFile("../rego/data.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data struct {
+		Ward struct {
+			Config struct {
+				Clinical struct {
+					AdviceRules []struct {
+						Keywords []string `json:"keywords"`
+						Pattern  string   `json:"pattern"`
+					} `json:"advice_rules"`
+				} `json:"clinical"`
+			} `json:"config"`
+		} `json:"ward"`
+	}
+	if err := json.Unmarshal(raw, &data); err != nil {
+		t.Fatal(err)
+	}
+	rules := data.Ward.Config.Clinical.AdviceRules
+	if len(rules) == 0 {
+		t.Fatal("no advice rules in rego/data.json")
+	}
+
+	// What the policy returns for a patient-facing app.
+	p := guardedPipeline(t, true, patientFacingApp)
+	last := &lastIx{}
+	p.Recorder = last
+	proc := openStream(t, p)
+	feed(t, proc, chatStream("Hello.", nil), 4096)
+	proc.Close(context.Background(), nil)
+	d := last.ix.RequestDecision
+	if d == nil || d.ResponseChecks != extproc.ResponseChecksOnFindings {
+		t.Fatalf("request decision %+v", d)
+	}
+	var keywords []string
+	for _, r := range rules {
+		keywords = append(keywords, r.Keywords...)
+	}
+	slices.Sort(keywords)
+	keywords = slices.Compact(keywords)
+	got := slices.Sorted(slices.Values(d.ResponseTriggers))
+	if !slices.Equal(got, keywords) {
+		t.Fatalf("triggers %q, want the advice keywords %q", got, keywords)
+	}
+
+	for i, r := range rules {
+		re, err := syntax.Parse(r.Pattern, syntax.Perl)
+		if err != nil {
+			t.Fatalf("rule %d: %v", i, err)
+		}
+		if _, err := regexp.Compile(r.Pattern); err != nil {
+			t.Fatalf("rule %d: %v", i, err)
+		}
+		span, ok := keywordSpan(re, r.Keywords)
+		if !ok {
+			t.Errorf("rule %d %q: cannot show that every match contains one of %q at a bounded distance from its end", i, r.Pattern, r.Keywords)
+			continue
+		}
+		if span > d.ResponseTriggerWindow {
+			t.Errorf("rule %d %q: a match may end %d characters after its keyword starts; the trigger window is %d", i, r.Pattern, span, d.ResponseTriggerWindow)
+		}
+		t.Logf("rule %d: keyword to match end ≤ %d characters (window %d)", i, span, d.ResponseTriggerWindow)
+	}
+}
+
+// keywordSpan bounds, for every match of re, the characters from the start
+// of a keyword it contains to the match's end (digit runs counting once).
+// It handles what advice patterns look like: a concatenation in which a
+// run of finitely many literal alternatives always spells a keyword.
+func keywordSpan(re *syntax.Regexp, keywords []string) (int, bool) {
+	has := func(s string) bool {
+		for _, k := range keywords {
+			if strings.Contains(s, k) {
+				return true
+			}
+		}
+		return false
+	}
+	if set, ok := finiteStrings(re); ok {
+		for _, s := range set {
+			if !has(s) {
+				return 0, false
+			}
+		}
+		return maxChars(re)
+	}
+	if re.Op == syntax.OpCapture {
+		return keywordSpan(re.Sub[0], keywords)
+	}
+	if re.Op != syntax.OpConcat {
+		return 0, false
+	}
+	best, found := 0, false
+	for i := range re.Sub {
+		// The longest run of finite pieces starting at i that always
+		// spells a keyword.
+		prod := []string{""}
+		for j := i; j < len(re.Sub); j++ {
+			set, ok := finiteStrings(re.Sub[j])
+			if !ok || len(prod)*len(set) > 4096 {
+				break
+			}
+			var next []string
+			for _, a := range prod {
+				for _, b := range set {
+					next = append(next, a+b)
+				}
+			}
+			prod = next
+			all := true
+			for _, s := range prod {
+				all = all && has(s)
+			}
+			if !all {
+				continue
+			}
+			span, bounded := 0, true
+			for _, sub := range re.Sub[i:] {
+				n, ok := maxChars(sub)
+				span += n
+				bounded = bounded && ok
+			}
+			if bounded && (!found || span < best) {
+				best, found = span, true
+			}
+			break
+		}
+	}
+	return best, found
+}
+
+// finiteStrings lists the strings re matches when they are few and made of
+// literals (empty-width assertions match "").
+func finiteStrings(re *syntax.Regexp) ([]string, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 {
+			return nil, false
+		}
+		return []string{string(re.Rune)}, true
+	case syntax.OpEmptyMatch, syntax.OpWordBoundary, syntax.OpNoWordBoundary,
+		syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText:
+		return []string{""}, true
+	case syntax.OpCapture:
+		return finiteStrings(re.Sub[0])
+	case syntax.OpQuest:
+		s, ok := finiteStrings(re.Sub[0])
+		return append([]string{""}, s...), ok
+	case syntax.OpAlternate:
+		var all []string
+		for _, sub := range re.Sub {
+			s, ok := finiteStrings(sub)
+			if !ok {
+				return nil, false
+			}
+			all = append(all, s...)
+		}
+		return all, true
+	case syntax.OpConcat:
+		prod := []string{""}
+		for _, sub := range re.Sub {
+			s, ok := finiteStrings(sub)
+			if !ok || len(prod)*len(s) > 4096 {
+				return nil, false
+			}
+			var next []string
+			for _, a := range prod {
+				for _, b := range s {
+					next = append(next, a+b)
+				}
+			}
+			prod = next
+		}
+		return prod, true
+	}
+	return nil, false
+}
+
+// maxChars bounds the characters a match of re spans, a run of digits
+// counting as one (as Ward's trigger window counts).
+func maxChars(re *syntax.Regexp) (int, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return len(re.Rune), true
+	case syntax.OpEmptyMatch, syntax.OpWordBoundary, syntax.OpNoWordBoundary,
+		syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText:
+		return 0, true
+	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return 1, true
+	case syntax.OpCapture, syntax.OpQuest:
+		return maxChars(re.Sub[0])
+	case syntax.OpConcat, syntax.OpAlternate:
+		total := 0
+		for _, sub := range re.Sub {
+			n, ok := maxChars(sub)
+			if !ok {
+				return 0, false
+			}
+			if re.Op == syntax.OpConcat {
+				total += n
+			} else {
+				total = max(total, n)
+			}
+		}
+		return total, true
+	case syntax.OpStar, syntax.OpPlus, syntax.OpRepeat:
+		if digitsOnly(re.Sub[0]) {
+			return 1, true // one run of digits
+		}
+		n, ok := maxChars(re.Sub[0])
+		if !ok || re.Op != syntax.OpRepeat || re.Max < 0 {
+			return 0, false
+		}
+		return n * re.Max, true
+	}
+	return 0, false
+}
+
+// digitsOnly reports whether re matches single ASCII digits only.
+func digitsOnly(re *syntax.Regexp) bool {
+	if re.Op != syntax.OpCharClass || len(re.Rune) == 0 {
+		return false
+	}
+	for i := 0; i+1 < len(re.Rune); i += 2 {
+		if re.Rune[i] < '0' || re.Rune[i+1] > '9' {
+			return false
+		}
+	}
+	return true
 }
