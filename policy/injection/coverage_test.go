@@ -129,7 +129,8 @@ func TestLanguageCoverage(t *testing.T) {
 }
 
 // TestNearMisses: benign clinical and customer-service sentences that share
-// words with the rules above and must not be flagged.
+// words with the rules above and must not be flagged; the deployment-domain
+// list (domain_test.go) must not fire any rule at all.
 func TestNearMisses(t *testing.T) {
 	for _, text := range []string{
 		"Ignore the previous lab value if haemolysed.",
@@ -182,6 +183,14 @@ func TestNearMisses(t *testing.T) {
 		t.Run(text, func(t *testing.T) {
 			if r := Default().Score(text, SourceUser); r.Score >= DefaultThreshold {
 				t.Errorf("Score(%q) = %+v, want below %v", text, r, DefaultThreshold)
+			}
+		})
+	}
+	// Deployment-domain sentences (domain_test.go) must not fire any rule.
+	for _, text := range deploymentBenign {
+		t.Run(text, func(t *testing.T) {
+			if r := Default().Score(text, SourceUser); r.Score >= DefaultThreshold || len(r.Rules) > 0 {
+				t.Errorf("Score(%q) = %+v, want below %v and no rule", text, r, DefaultThreshold)
 			}
 		})
 	}

@@ -201,8 +201,9 @@ var lexicon = func() map[string]cmask {
 	add(cLimits, `restrictions restriction limits limitations filters filter censorship ethics morals
 		boundaries constraints rules guidelines regeln einschränkungen grenzen
 		protocols safeguards training programming warning warnings warnung warnungen advertencia advertencias
-		avertissement avertissements`)
-	add(cEvil, `evil unethical amoral unfiltered uncensored unrestricted immoral böse bose malvado`)
+		avertissement avertissements restricciones limitaciones límites filtros censura limites filtres censure`)
+	add(cEvil, `evil unethical amoral unfiltered uncensored unrestricted immoral böse bose malvado
+		uneingeschränkte uneingeschränkter uneingeschränkten ungefilterte unzensierte`)
 	add(cAI, `ai assistant chatbot gpt chatgpt llm bot ki ia claude gemini copilot`)
 	add(cCapsCmd, `ignore forget disregard output say print write answer respond do not don't dont just only
 		stop you your du bist prompt instructions command antworte vergiss ignoriere schreibe keine must`)
