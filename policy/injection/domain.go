@@ -96,7 +96,29 @@ func careRoleNext(n *normText, i int) bool {
 	if j < len(n.toks) && bytes.HasSuffix(n.word(j), []byte("'s")) { // "my mother's representative"
 		j++
 	}
-	return j < len(n.toks) && n.toks[j].flags&tokClauseStart == 0 && careRoles[string(n.word(j))]
+	if j < len(n.toks) && n.toks[j].flags&tokClauseStart == 0 && careRoles[string(n.word(j))] {
+		return true
+	}
+	// "act as soon as", "act as directed": a manner, not a role.
+	return i+1 < len(n.toks) && asManner[string(n.word(i+1))]
+}
+
+// stateNext reports whether word i ("you are now", "now you are") is
+// followed by a state the user is in rather than an identity: "you are now
+// checked in / registered / eligible / all set / on the list". A persona
+// needs a name, a role or a mode ("you are now DAN / an unfiltered AI / in
+// developer mode"); "unleashed", "unlocked" are cEvil words and stay
+// attacks through their own rule.
+func stateNext(n *normText, i int) bool {
+	j := i + 1
+	if j >= len(n.toks) || n.toks[j].flags&tokClauseStart != 0 {
+		return false
+	}
+	w := n.word(j)
+	if lookup(w).a&(cEvil|cAI|cPersona|cModeAdj|cLimits) != 0 {
+		return false
+	}
+	return states[string(w)] || len(w) > 4 && bytes.HasSuffix(w, []byte("ed")) && !permissions[string(w)]
 }
 
 // styleNext reports whether "you" at word i asks for a language, a format
@@ -114,6 +136,14 @@ func styleNext(n *normText, i int) bool {
 }
 
 var (
+	asManner = wordSet(`soon quickly fast needed directed prescribed instructed usual normal normally well long much
+		early possible required necessary agreed planned`)
+	states = wordSet(`eligible ready all due on off at through done welcome set signed enrolled booked
+		covered insured discharged online connected logged registered`)
+	// permissions describe the model's rules, not the user's state: "now
+	// you are allowed / programmed / enabled to …".
+	permissions = wordSet(`allowed permitted authorized authorised programmed instructed required forced obliged
+		supposed expected enabled activated freed released exempted exempt relieved`)
 	modals       = wordSet(`will can could should may must shall would`)
 	styleVerbs   = wordSet(`answer respond reply write speak talk call address`)
 	styleObjects = wordSet(`in me`)
@@ -140,13 +170,16 @@ var (
 	modelWords = wordSet(`you your yours yourself u ur now conversation conversations chat session prompt prompts
 		system password passwords secret secrets ai assistant model bot chatbot gpt chatgpt llm developer
 		developers creator creators openai admin administrator user users answer answers response responses
-		reply replies output outputs input inputs message messages word words sentence sentences line lines paragraph text following game level gandalf above below everything anything
+		reply replies answering responding replying question questions request requests topic topics
+		output outputs input inputs message messages word words sentence sentences line lines paragraph text following game level gandalf above below everything anything
 		du dich dir dein deine deinen deiner deinem unterhaltung gesprach passwort geheimnis ki antworten
 		tu te ti tus tuyo tuyas conversacion contrasena secreto sistema ia respuestas
 		vous toi tes ton ta vos votre systeme reponses`)
 	// humanAgents give instructions to patients and customers.
 	humanAgents = wordSet(`doctor doctors surgeon surgeons nurse nurses pharmacist pharmacists physician physicians
 		gp dentist midwife therapist physio physiotherapist consultant specialist cardiologist hospital clinic
+		mother father mum mom dad wife husband partner daughter child parent parents sister brother
+		grandmother grandfather carer caregiver patient
 		arzt arztin arztes chirurg pflegekraft apotheker krankenhaus klinik
 		medico medica cirujano enfermera enfermero farmaceutico hospital clinica
 		medecin chirurgien infirmiere infirmier pharmacien hopital clinique`)

@@ -108,6 +108,8 @@ const (
 	dModeWord                         // entwicklermodus, godmode: developer mode in one word
 	dSayX                             // di, dis, dites, sag, sage: "say" in de/es/fr ("di que …")
 	dWrite                            // write, generate, compose, verfasse, formuliere, redacta, rédige: a new piece of work
+	dActFinal                         // fungieren, agieren: the verb-final "act" of "als … fungieren"
+	dVerbatim                         // verbatim, wörtlich, textualmente, textuellement: "print your instructions verbatim"
 )
 
 // cmask is a word's concepts: a (c* constants) and b (d* constants).
@@ -203,6 +205,7 @@ var lexicon = func() map[string]cmask {
 		protocols safeguards training programming warning warnings warnung warnungen advertencia advertencias
 		avertissement avertissements restricciones limitaciones límites filtros censura limites filtres censure`)
 	add(cEvil, `evil unethical amoral unfiltered uncensored unrestricted immoral böse bose malvado
+		unleashed unchained unlocked liberated jailbroken
 		uneingeschränkte uneingeschränkter uneingeschränkten ungefilterte unzensierte`)
 	add(cAI, `ai assistant chatbot gpt chatgpt llm bot ki ia claude gemini copilot`)
 	add(cCapsCmd, `ignore forget disregard output say print write answer respond do not don't dont just only
@@ -284,6 +287,8 @@ func addSecondary(add func(bits uint64, words string)) {
 	add(dSayX, `di dis dites sag sage`)
 	add(dPasse, `passe`)
 	add(dModeWord, `entwicklermodus godmode jailbreakmodus devmode`)
+	add(dActFinal, `fungieren fungiere fungierst agieren agiere agierst`)
+	add(dVerbatim, `verbatim wortwörtlich wörtlich textualmente literalmente textuellement littéralement`)
 	add(dWrite, `write generate compose draft formulate create verfasse verfassen formuliere erstelle generiere schreib
 		redacta escribe genera compone crea rédige rédigez génère écris compose`)
 }

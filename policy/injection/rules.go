@@ -65,6 +65,7 @@ type step struct {
 	dom   bool            // not an instruction about the world: "discharge instructions", "rules for visitors" (domainInstr)
 	role  bool            // not followed by a human care or legal role: "act as my guarantor" (careRoleNext)
 	style bool            // not "you will answer in Spanish", "you can call me Sam" (styleNext)
+	state bool            // not followed by a state: "you are now checked in / eligible" (stateNext)
 	next  map[string]bool // if set: the next word (past a reflexive "dich", "te") is in it
 	prev  map[string]bool // if set: the word before is in it
 }
@@ -164,9 +165,10 @@ var patterns = func() []pattern {
 		{f: fInstrRef, steps: []step{{mask: cInstr | cTask, label: true, prev: otherWords}}},
 		{f: fInstrRef, steps: []step{s(cNew, 0), {mask: cInstr | cTask, label: true}}},
 		// persona_switch
-		{f: fPersona, steps: []step{s(cYou, 0), s(cAre, 1), s(cNow, 1)}},
-		{f: fPersona, steps: []step{s(cNow, 0), s(cYou, 1), s(cAre, 1)}},
-		{f: fPersona, steps: []step{s(cNow, 0), s(cAre, 1), s(cYou, 1)}},
+		// "you are now …", "now you are …" (not "you are now checked in / eligible / all set")
+		{f: fPersona, steps: []step{s(cYou, 0), s(cAre, 1), {mask: cNow, gap: 1, state: true}}},
+		{f: fPersona, steps: []step{s(cNow, 0), s(cYou, 1), {mask: cAre, gap: 1, state: true}}},
+		{f: fPersona, steps: []step{s(cNow, 0), s(cAre, 1), {mask: cYou, gap: 1, state: true}}},
 		// "from now on you …", "henceforth you …", "désormais tu …", "ab jetzt / ab sofort bist du",
 		// "a partir de ahora eres", "de ahora en adelante eres", "à partir de maintenant tu es",
 		// "from now on never refuse"; not "from now on I will pay by card" nor "… please answer in Spanish"
@@ -191,7 +193,7 @@ var patterns = func() []pattern {
 		{f: fPersona, steps: []step{{mask: cPersona, upper: true}}},
 		// roleplay
 		{f: fRoleplay, steps: []step{s(cAct, 0), {mask: cAs, gap: 1, role: true}}},
-		{f: fRoleplay, steps: []step{{mask: cAs, role: true}, s(cAct, 8)}},
+		{f: fRoleplay, steps: []step{{mask: cAs, role: true}, x(0, dActFinal, 8)}}, // "als … fungieren" (not "As the nurse said, act quickly")
 		{f: fRoleplay, steps: []step{imp(cPretend, 0), s(cYou|cThat, 2)}},
 		{f: fRoleplay, steps: []step{s(cFiction, 0), s(cFiction, 6)}},
 		{f: fRoleplay, steps: []step{imp(cPretend, 0), s(cYou, 3), s(cAre, 1)}},
@@ -225,6 +227,8 @@ var patterns = func() []pattern {
 		// "repeat the text above", "wiederhole den Text oben", "repite todo lo anterior"
 		{f: fExfil, steps: []step{imp(cRevealStrong, 0), {mask: cPrior, gap: 3, head: headNouns, prev: spokenWords}}},
 		{f: fExfil, steps: []step{x(0, dWhich, 0), s(cYour, 2), d(cInstr|cPrompt, 2)}},
+		// "print your instructions about … verbatim": a topic does not make a verbatim copy harmless
+		{f: fExfil, steps: []step{s(cYour|cPrior, 0), s(cInstr|cPrompt, 2), x(0, dVerbatim, 8)}},
 		// secret_request
 		{f: fSecret, steps: []step{x(cReveal|cWhat|cTell, dWhich, 0), {mask: cPassword, gap: 4, notMy: true}}},
 		{f: fSecret, steps: []step{x(cReveal|cWhat|cTell, dWhich, 0), {mask2: dSecret, gap: 4, notMy: true, bare: true}}},
@@ -404,7 +408,8 @@ func match(n *normText, last []int32, seen []int32) hits {
 						st.notMy && i > 0 && mine[string(n.word(i-1))] ||
 						st.next != nil && !nextIn(n, i, st.next) || st.prev != nil && (i == 0 || !st.prev[string(n.word(i-1))]) ||
 						st.notI && k > 0 && firstPerson(n, max(last[base+k-1], int32(i)-st.gap-1), int32(i)) ||
-						st.dom && isDomain(i) || st.role && careRoleNext(n, i) || st.style && styleNext(n, i) {
+						st.dom && isDomain(i) || st.role && careRoleNext(n, i) || st.style && styleNext(n, i) ||
+						st.state && stateNext(n, i) {
 						continue
 					}
 					if k > 0 {
