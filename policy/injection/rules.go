@@ -69,6 +69,8 @@ type step struct {
 	next    map[string]bool // if set: the next word (past a reflexive "dich", "te") is in it
 	prev    map[string]bool // if set: the word before is in it
 	notPrev map[string]bool // if set: the word before is not in it
+
+	checks bool // any of the neighbour checks above is set (computed at start-up)
 }
 
 type pattern struct {
@@ -287,6 +289,11 @@ var patterns = func() []pattern {
 			ps[i].span += st.gap + 1
 		}
 		ps[i].first, ps[i].first2 = ps[i].steps[0].mask, ps[i].steps[0].mask2
+		for k := range ps[i].steps {
+			st := &ps[i].steps[k]
+			st.checks = st.bare || st.head != 0 || st.label || st.notMy || st.notI || st.next != nil ||
+				st.prev != nil || st.notPrev != nil || st.dom != 0 || st.role || st.addr || st.state
+		}
 	}
 	return ps
 }()
@@ -341,15 +348,7 @@ func match(n *normText, last []int32, seen []int32) hits {
 	prevImp, prevFiller := false, false
 	lower := 0                               // words not in capitals
 	capsRun, capsCmd, capsHit := 0, 0, false // embedded_command state
-	// domainInstr of the current word, computed once however many
-	// patterns ask (an instruction word reaches about a dozen steps).
-	domAt, domVal := -1, uint8(0)
-	domain := func(i int) uint8 {
-		if domAt != i {
-			domAt, domVal = i, domainInstr(n, i)
-		}
-		return domVal
-	}
+	dom := domCache{at: -1}
 	for i := range toks {
 		t := &toks[i]
 		cm := lookup(n.buf[t.start:t.end])
@@ -415,14 +414,10 @@ func match(n *normText, last []int32, seen []int32) hits {
 				for k := len(p.steps) - 1; k >= 0; k-- {
 					st := &p.steps[k]
 					if m&st.mask == 0 && m2&st.mask2 == 0 || st.imp && t.flags&tokImperative == 0 ||
-						st.upper && t.flags&tokUpper == 0 || st.bare && topicNext(n.buf[t.end:]) ||
-						st.head != 0 && !headOK(n, i, st.head) || st.label && !colonNext(n.buf[t.end:]) ||
-						st.notMy && i > 0 && mine[string(n.word(i-1))] ||
-						st.next != nil && !nextIn(n, i, st.next) || st.prev != nil && (i == 0 || !st.prev[string(n.word(i-1))]) ||
-						st.notPrev != nil && i > 0 && st.notPrev[string(n.word(i-1))] ||
-						st.notI && k > 0 && firstPerson(n, max(last[base+k-1], int32(i)-st.gap-1), int32(i)) ||
-						st.dom != 0 && domain(i)&st.dom != 0 || st.role && careRoleNext(n, i) || st.addr && !addresseeOK(n, i) ||
-						st.state && stateNext(n, i) {
+						st.upper && t.flags&tokUpper == 0 {
+						continue
+					}
+					if st.checks && !st.neighbours(n, i, k, last[base+max(k-1, 0)], &dom) {
 						continue
 					}
 					if k > 0 {
@@ -446,6 +441,35 @@ func match(n *normText, last []int32, seen []int32) hits {
 		h.set(fObfuscation)
 	}
 	return h
+}
+
+// neighbours reports whether word i, which has the step's concept, passes
+// the step's checks of neighbouring words (only steps with checks get
+// here); prev is the word index of the previous step's match (k > 0).
+func (st *step) neighbours(n *normText, i, k int, prev int32, dom *domCache) bool {
+	t := &n.toks[i]
+	return !(st.bare && topicNext(n.buf[t.end:]) ||
+		st.head != 0 && !headOK(n, i, st.head) || st.label && !colonNext(n.buf[t.end:]) ||
+		st.notMy && i > 0 && mine[string(n.word(i-1))] ||
+		st.next != nil && !nextIn(n, i, st.next) || st.prev != nil && (i == 0 || !st.prev[string(n.word(i-1))]) ||
+		st.notPrev != nil && i > 0 && st.notPrev[string(n.word(i-1))] ||
+		st.notI && k > 0 && firstPerson(n, max(prev, int32(i)-st.gap-1), int32(i)) ||
+		st.dom != 0 && dom.get(n, i)&st.dom != 0 || st.role && careRoleNext(n, i) ||
+		st.addr && !addresseeOK(n, i) || st.state && stateNext(n, i))
+}
+
+// domCache holds domainInstr of the current word, computed once however
+// many steps ask (an instruction word reaches about a dozen).
+type domCache struct {
+	at  int
+	val uint8
+}
+
+func (c *domCache) get(n *normText, i int) uint8 {
+	if c.at != i {
+		c.at, c.val = i, domainInstr(n, i)
+	}
+	return c.val
 }
 
 // headOK reports whether word i ends its phrase or qualifies a word with
