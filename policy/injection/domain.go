@@ -188,12 +188,29 @@ func addresseeOK(n *normText, i int) bool {
 // restrictions", which persona_switch names on its own, nor "you will do
 // anything I ask").
 func styleNext(n *normText, i int) bool {
+	word := func(j int) string {
+		if j <= 0 || j >= len(n.toks) || n.toks[j].flags&tokClauseStart != 0 {
+			return ""
+		}
+		return string(n.word(j))
+	}
+	// "you (will) answer in …", "tu peux m'appeler …", "puedes llamarme …"
 	j := i + 1
-	if j < len(n.toks) && modals[string(n.word(j))] {
+	if modals[word(j)] {
 		j++
 	}
-	return j+1 < len(n.toks) && styleVerbs[string(n.word(j))] && styleObjects[string(n.word(j+1))] &&
-		n.toks[j+1].flags&tokClauseStart == 0
+	if styleSelf[word(j)] || styleVerbs[word(j)] && styleObjects[word(j+1)] {
+		return true
+	}
+	// German verb-second order: "ab jetzt antwortest du (bitte) auf Deutsch".
+	if i > 0 && n.toks[i].flags&tokClauseStart == 0 && styleVerbs[string(n.word(i-1))] {
+		j = i + 1
+		if word(j) == "bitte" || word(j) == "please" {
+			j++
+		}
+		return styleObjects[word(j)]
+	}
+	return false
 }
 
 var (
@@ -212,10 +229,13 @@ var (
 		supposed expected enabled activated freed released exempted exempt relieved`)
 	// usedWords before "your instructions" make them advice the user acted
 	// on: "I followed your instructions", "thanks for your instructions".
-	usedWords    = wordSet(`followed tried used did got received understood liked loved appreciated befolgt segui suivi`)
-	modals       = wordSet(`will can could should may must shall would`)
-	styleVerbs   = wordSet(`answer respond reply write speak talk call address`)
-	styleObjects = wordSet(`in me`)
+	usedWords  = wordSet(`followed tried used did got received understood liked loved appreciated befolgt segui suivi`)
+	modals     = wordSet(`will can could should may must shall would kannst wirst sollst peux pourras dois puedes podras debes`)
+	styleVerbs = wordSet(`answer respond reply write speak talk call address
+		antwortest antworte sprichst sprich schreibst schreib nennst nenn
+		reponds repondras parles parleras ecris ecriras respondes responderas hablas hablaras escribes escribiras`)
+	styleObjects = wordSet(`in me auf mich en`)
+	styleSelf    = wordSet(`m'appeler m'appelles llamarme`)
 )
 
 var (
