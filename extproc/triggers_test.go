@@ -543,3 +543,71 @@ func normalised(r *extprocv3.ProcessingResponse) *extprocv3.ProcessingResponse {
 	}
 	return r
 }
+
+// failFirstChunk fails the first response_chunk decision, as a policy
+// timeout would.
+type failFirstChunk struct {
+	extproc.Decider
+	failed *bool
+}
+
+func (f failFirstChunk) DecideChunk(ctx context.Context, ix *extproc.Interaction, delta string) (extproc.Decision, error) {
+	if !*f.failed {
+		*f.failed = true
+		return extproc.Decision{}, fmt.Errorf("policy evaluation timed out")
+	}
+	return f.Decider.(extproc.ChunkDecider).DecideChunk(ctx, ix, delta)
+}
+
+// TestResponseTriggersAfterFailOpen: a chunk decision that failed on a
+// fail-open profile decided nothing, so the trigger window does not move
+// past it: advice that went out unchecked in that chunk is still caught at
+// the next chunk, as every_chunk catches it.
+func TestResponseTriggersAfterFailOpen(t *testing.T) {
+	failOpen := func(c *config.Config) {
+		p := c.Profiles["clinical"]
+		p.FailOpen = true
+		c.Profiles["clinical"] = p
+	}
+	pTrig := guardedPipeline(t, true, patientFacingApp, failOpen)
+	pRef := guardedPipeline(t, true, patientFacingApp, failOpen)
+	pTrig.Detectors, pRef.Detectors = nil, nil // release each delta as it comes
+	var trigFailed, refFailed bool
+	pTrig.Decider = failFirstChunk{pTrig.Decider, &trigFailed}
+	pRef.Decider = everyChunk{failFirstChunk{pRef.Decider, &refFailed}}
+	lastTrig, lastRef := &lastIx{}, &lastIx{}
+	pTrig.Recorder, pRef.Recorder = lastTrig, lastRef
+
+	// The advice and more than a window of filler in one delta (decided,
+	// fails open), then more text in the next (decided: denied).
+	first := "Take 2 tablets at bedtime. " + filler + ". "
+	stream := chatStream(first+"See you soon.", []int{len(first)})
+	var events [][]byte
+	for rest := stream; len(rest) > 0; {
+		i := bytes.Index(rest, []byte("\n\n")) + 2
+		events = append(events, rest[:i])
+		rest = rest[i:]
+	}
+	run := func(p *extproc.Pipeline, last *lastIx) ([]byte, *extproc.Interaction) {
+		ctx := context.Background()
+		proc := openStream(t, p)
+		var out []byte
+		for i, ev := range events {
+			r, err := proc.ResponseBody(ctx, &extprocv3.HttpBody{Body: ev, EndOfStream: i == len(events)-1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, chunkOut(t, ev, r)...)
+		}
+		proc.Close(ctx, nil)
+		return out, last.ix
+	}
+	refOut, refIx := run(pRef, lastRef)
+	out, ix := run(pTrig, lastTrig)
+	if !trigFailed || !refFailed || refIx.ReasonCode != "clinical_advice" {
+		t.Fatalf("reference: failed %v/%v, outcome %s/%s", trigFailed, refFailed, refIx.Outcome, refIx.ReasonCode)
+	}
+	if !bytes.Equal(out, refOut) || ix.Outcome != refIx.Outcome || ix.ReasonCode != refIx.ReasonCode {
+		t.Fatalf("triggers %s/%s, every_chunk %s/%s\n%s\n---\n%s", ix.Outcome, ix.ReasonCode, refIx.Outcome, refIx.ReasonCode, out, refOut)
+	}
+}
