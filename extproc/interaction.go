@@ -82,6 +82,12 @@ type Interaction struct {
 	StreamEvents       int           // SSE events with data seen
 	UnknownEvents      int           // events Ward did not recognise, passed through untouched
 	ChunkDecisions     int           // response_chunk policy evaluations
+	// OutputWindowFrom is where, in choice 0's output text, the policy's
+	// response_chunk decision needs to start looking (input.output.window):
+	// 0 (the whole text) unless response_triggers are on, when it is the
+	// trigger window of the chunk being decided, moved back to the start
+	// of a word.
+	OutputWindowFrom int
 
 	FirstByte time.Time // response headers seen
 	End       time.Time

@@ -518,6 +518,10 @@ func (g *streamGuard) decide(ctx context.Context) (Decision, []byte) {
 		}
 	}
 	ix.Response = g.asm.Response()
+	ix.OutputWindowFrom = 0
+	if g.trig != nil && g.asm.Texts() > 0 {
+		ix.OutputWindowFrom = g.trig.windowFrom(0, g.asm.Text(0))
+	}
 	span := w.stageSpan("ward.policy")
 	var dec Decision
 	var err error

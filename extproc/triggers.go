@@ -72,6 +72,39 @@ func (s *triggerScan) fired(out outputTexts) bool {
 	return false
 }
 
+// windowFrom is the offset in output text i where the policy's chunk
+// decision must start looking (input.output.window): the trigger window
+// of the text since the last check, moved back over ASCII word characters
+// so that a regexp's \b at the window's start means what it means in the
+// whole text. 0 (the whole text) when the window would reach back too far.
+//
+// Why the window is enough: a phrase the policy looks for that is new in
+// this chunk ends after the last check point and, by the policy's promise
+// (its triggers are in every match, and a match spans at most `window`
+// characters), starts inside the window; a phrase entirely before the
+// check point was already decided on.
+func (s *triggerScan) windowFrom(i int, text []byte) int {
+	from := 0
+	if i < len(s.checked) {
+		from = s.checked[i]
+	}
+	p, ok := windowStart(text, min(from, len(text)), s.window)
+	if !ok {
+		return 0
+	}
+	for q := p; p > 0 && isWordByte(text[p-1]); p-- {
+		if q-p > maxTriggerBack {
+			return 0
+		}
+	}
+	return p
+}
+
+// isWordByte is RE2's \w (ASCII letters, digits, underscore).
+func isWordByte(b byte) bool {
+	return b == '_' || isDigitByte(b) || ('a' <= b && b <= 'z') || ('A' <= b && b <= 'Z')
+}
+
 // advance marks the output so far as checked.
 func (s *triggerScan) advance(out outputTexts) {
 	for len(s.checked) < out.Texts() {

@@ -611,3 +611,56 @@ func TestResponseTriggersAfterFailOpen(t *testing.T) {
 		t.Fatalf("triggers %s/%s, every_chunk %s/%s\n%s\n---\n%s", ix.Outcome, ix.ReasonCode, refIx.Outcome, refIx.ReasonCode, out, refOut)
 	}
 }
+
+// FuzzResponseTriggers builds patient-facing streams from advice fragments
+// and requires the same client bytes and outcome with response_triggers
+// (and the policy reading output.window) as with a decision on every chunk
+// over the whole text.
+func FuzzResponseTriggers(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6}, uint8(3), uint8(16))
+	f.Add([]byte{7, 7, 8, 7, 9, 10, 11, 12, 13, 1, 4}, uint8(1), uint8(64))
+	f.Add([]byte{14, 15, 16, 17, 7, 7, 7, 7, 18, 19, 20, 3, 21, 5}, uint8(9), uint8(0))
+	f.Add([]byte{22, 23, 7, 7, 7, 24, 25, 26, 27, 28, 7, 7, 29, 30, 31}, uint8(40), uint8(16))
+	f.Add([]byte{7, 32, 0, 3, 4, 7, 34, 2, 3, 4}, uint8(2), uint8(16))
+	f.Add([]byte{7, 0, 35, 36, 3, 4, 5}, uint8(1), uint8(0))
+	frags := []string{
+		" take", " ta", "ke", " 2", " tablets", " at bedtime", ". ", // 0-6
+		" the clinic will call you back about the forms", ",", " you", " may", " have", " a cold", // 7-13
+		" Your", " diagnosis", " is", "n't final", " 500", " mg", " twice daily", " 12345678901234567890", // 14-21
+		" START", " ta\u212ae", " É", " might", " have an", " infection", "\n", " 1.5", " ml", " every", // 22-31
+		" mis", "_", "x", " with a glass of water and some food", " if you can", "take", "mis", // 32-38: word-boundary and long-gap cases for output.window
+	}
+	pTrig := guardedPipeline(f, true, patientFacingApp, func(c *config.Config) { c.PHI.HoldBackChars = 16 })
+	pRef := guardedPipeline(f, true, patientFacingApp, func(c *config.Config) { c.PHI.HoldBackChars = 16 })
+	pNoScanTrig := guardedPipeline(f, true, patientFacingApp)
+	pNoScanRef := guardedPipeline(f, true, patientFacingApp)
+	pNoScanTrig.Detectors, pNoScanRef.Detectors = nil, nil
+	pRef.Decider, pNoScanRef.Decider = everyChunk{pRef.Decider}, everyChunk{pNoScanRef.Decider}
+	lastTrig, lastRef := &lastIx{}, &lastIx{}
+	pTrig.Recorder, pRef.Recorder, pNoScanTrig.Recorder, pNoScanRef.Recorder = lastTrig, lastRef, lastTrig, lastRef
+	f.Fuzz(func(t *testing.T, pick []byte, chunk uint8, hold uint8) {
+		if len(pick) > 200 {
+			pick = pick[:200]
+		}
+		var text strings.Builder
+		var parts []int
+		for _, b := range pick {
+			text.WriteString(frags[int(b)%len(frags)])
+			parts = append(parts, text.Len())
+		}
+		if text.Len() == 0 {
+			return
+		}
+		stream := chatStream(text.String(), parts[:len(parts)-1])
+		trig, ref := pTrig, pRef
+		if hold == 0 {
+			trig, ref = pNoScanTrig, pNoScanRef
+		}
+		r := runStream(t, ref, lastRef, "/v1/chat/completions", "", stream, int(chunk)+1)
+		g := runStream(t, trig, lastTrig, "/v1/chat/completions", "", stream, int(chunk)+1)
+		if !bytes.Equal(g.out, r.out) || g.ix.Outcome != r.ix.Outcome || g.ix.ReasonCode != r.ix.ReasonCode {
+			t.Fatalf("text %q: triggers %s/%s, every_chunk %s/%s\ntriggers:\n%s\nevery_chunk:\n%s",
+				text.String(), g.ix.Outcome, g.ix.ReasonCode, r.ix.Outcome, r.ix.ReasonCode, g.out, r.out)
+		}
+	})
+}

@@ -156,8 +156,13 @@ type Route struct {
 // Text is everything streamed so far and Delta the newest chunk, so
 // phrase checks work across chunk boundaries.
 type Output struct {
-	Text         string     `json:"text"`
-	Delta        string     `json:"delta"`
+	Text  string `json:"text"`
+	Delta string `json:"delta"`
+	// Window is the end of Text a response_chunk decision needs to read
+	// for phrases, set only when Ward narrows it (with response_triggers);
+	// absent from the document otherwise, meaning all of Text
+	// (docs/policy-input.md).
+	Window       string     `json:"window,omitempty"`
 	ToolCalls    []ToolCall `json:"tool_calls"`
 	FinishReason string     `json:"finish_reason"`
 	Usage        Usage      `json:"usage"`
@@ -216,15 +221,15 @@ func convertToolCalls(calls []llm.ToolCall) []ToolCall {
 
 // Object keys are built once: the AST of every input shares them.
 var (
-	kVersion, kPhase, kProfile, kIdentity, kProvider, kModel, kEndpoint  = key("version"), key("phase"), key("profile"), key("identity"), key("provider"), key("model"), key("endpoint")
-	kStream, kMessages, kTools, kToolCalls, kDetectors, kTokens, kRoute  = key("stream"), key("messages"), key("tools"), key("tool_calls"), key("detectors"), key("tokens"), key("route")
-	kOutput, kTeam, kApp, kKeyID, kEndUser, kRole, kText, kIndex         = key("output"), key("team"), key("app"), key("key_id"), key("end_user"), key("role"), key("text"), key("index")
-	kName, kDescription, kParameters, kID, kArguments, kPHI, kInjection  = key("name"), key("description"), key("parameters"), key("id"), key("arguments"), key("phi"), key("injection")
-	kTopic, kCount, kByType, kFindings, kType, kMessageIndex, kStart     = key("topic"), key("count"), key("by_type"), key("findings"), key("type"), key("message_index"), key("start")
-	kEnd, kScore, kInInput, kRules, kInScope, kNearest, kPromptEstimate  = key("end"), key("score"), key("in_input"), key("rules"), key("in_scope"), key("nearest"), key("prompt_estimate")
-	kMaxOutput, kBudget, kLimit, kSpent, kRemaining, kUnit, kBAA         = key("max_output"), key("budget"), key("limit"), key("spent"), key("remaining"), key("unit"), key("baa")
-	kAllowedPHI, kDelta, kFinishReason, kUsage, kInputTokens, kOutTokens = key("allowed_phi"), key("delta"), key("finish_reason"), key("usage"), key("input_tokens"), key("output_tokens")
-	kPresent, kNewByType                                                 = key("present"), key("new_by_type")
+	kVersion, kPhase, kProfile, kIdentity, kProvider, kModel, kEndpoint           = key("version"), key("phase"), key("profile"), key("identity"), key("provider"), key("model"), key("endpoint")
+	kStream, kMessages, kTools, kToolCalls, kDetectors, kTokens, kRoute           = key("stream"), key("messages"), key("tools"), key("tool_calls"), key("detectors"), key("tokens"), key("route")
+	kOutput, kTeam, kApp, kKeyID, kEndUser, kRole, kText, kIndex                  = key("output"), key("team"), key("app"), key("key_id"), key("end_user"), key("role"), key("text"), key("index")
+	kName, kDescription, kParameters, kID, kArguments, kPHI, kInjection           = key("name"), key("description"), key("parameters"), key("id"), key("arguments"), key("phi"), key("injection")
+	kTopic, kCount, kByType, kFindings, kType, kMessageIndex, kStart              = key("topic"), key("count"), key("by_type"), key("findings"), key("type"), key("message_index"), key("start")
+	kEnd, kScore, kInInput, kRules, kInScope, kNearest, kPromptEstimate           = key("end"), key("score"), key("in_input"), key("rules"), key("in_scope"), key("nearest"), key("prompt_estimate")
+	kMaxOutput, kBudget, kLimit, kSpent, kRemaining, kUnit, kBAA                  = key("max_output"), key("budget"), key("limit"), key("spent"), key("remaining"), key("unit"), key("baa")
+	kAllowedPHI, kDelta, kWindow, kFinishReason, kUsage, kInputTokens, kOutTokens = key("allowed_phi"), key("delta"), key("window"), key("finish_reason"), key("usage"), key("input_tokens"), key("output_tokens")
+	kPresent, kNewByType                                                          = key("present"), key("new_by_type")
 )
 
 func key(s string) *ast.Term { return ast.StringTerm(s) }
@@ -393,7 +398,7 @@ func (in *Input) termEstimate(p parts) int {
 		n += 6 * len(in.Detectors.PHI.Findings)
 	}
 	if in.Output != nil {
-		n += 12 + 4*len(in.Output.ToolCalls)
+		n += 13 + 4*len(in.Output.ToolCalls)
 	}
 	return n
 }
@@ -567,7 +572,8 @@ func (b *builder) route(r *Route) *ast.Term {
 }
 
 func (b *builder) output(o *Output) *ast.Term {
-	return b.obj(
+	pairs := make([][2]*ast.Term, 0, 6)
+	pairs = append(pairs,
 		[2]*ast.Term{kText, b.str(o.Text)},
 		[2]*ast.Term{kDelta, b.str(o.Delta)},
 		[2]*ast.Term{kToolCalls, b.toolCalls(o.ToolCalls)},
@@ -578,4 +584,8 @@ func (b *builder) output(o *Output) *ast.Term {
 			[2]*ast.Term{kPresent, boolean(o.Usage.Present)},
 		)},
 	)
+	if o.Window != "" {
+		pairs = append(pairs, [2]*ast.Term{kWindow, b.str(o.Window)})
+	}
+	return b.obj(pairs...)
 }

@@ -64,7 +64,10 @@ redact_types := prompt_types if {
 clinical_advice if {
 	patient_facing
 	input.phase in lib.response_phases
-	text := lower(input.output.text)
+	# output.window: the part of the text a new phrase can be in (all of
+	# it, except for chunks decided by response_triggers; see
+	# docs/policy-input.md). object.get keeps older inputs working.
+	text := lower(object.get(input.output, "window", input.output.text))
 	some r in cfg.advice_rules
 	count([k | some k in r.keywords; contains(text, k)]) > 0
 	regex.match(r.pattern, text)
@@ -108,8 +111,30 @@ tags contains "budget_low" if limits.budget_low
 
 tag_list := sort(tags)
 
+# The tags of an allowed output: what it held and what was redacted.
+response_tags := ["clinical", "phi", "phi_redacted"] if {
+	count(redact_types) > 0
+} else := ["clinical", "phi"] if {
+	input.detectors.phi.count > 0
+} else := ["clinical"]
+
 decision := lib.deny_decision(lib.first(denials), audit, tag_list) if {
 	count(denials) > 0
+} else := {
+	# At the response phases Ward reads only allow, redact and audit from
+	# an allow decision: the route and headers were settled with the
+	# request. Leaving them (and the request's tags) out skips the model,
+	# budget and tag rules on every decided chunk of a stream.
+	"allow": true,
+	"reason": {"code": "ok", "message": ""},
+	"status": 0,
+	"redact": redact,
+	"route": {},
+	"headers": {},
+	"audit": audit,
+	"tags": response_tags,
+} if {
+	input.phase in lib.response_phases
 } else := {
 	# lib.allow_decision inlined: on the allow path (nearly every request)
 	# a function call costs more than the literal (docs/policy-decision.md).

@@ -139,6 +139,30 @@ test_clinician_app_may_receive_dosage if {
 	d.allow
 }
 
+test_response_allow_carries_only_what_ward_reads if {
+	f := object.union(finding("PHONE", "output", -1), {"in_input": false})
+	d := clinical.decision with input as resp("scribe", "Call 555-123-4567", [f])
+	d.allow
+	d.route == {}
+	d.headers == {}
+	d.tags == ["clinical", "phi", "phi_redacted"]
+	d.audit == "redacted"
+	clean := clinical.decision with input as resp("scribe", "All good.", [])
+	clean.tags == ["clinical"]
+	clean.audit == "full"
+}
+
+test_chunk_window_is_where_advice_is_looked_for if {
+	# The window holds the new phrase; text before it was already decided.
+	inp := object.union(resp("patient-portal", "you should take 5 mg daily", []), {
+		"phase": "response_chunk",
+		"output": {"text": "Earlier text. Then: take 2 tablets at bedtime", "window": "Then: take 2 tablets at bedtime"},
+	})
+	not clinical.decision.allow with input as inp
+	ok := object.union(inp, {"output": {"text": "Earlier text. Then: take 2 tablets at bedtime", "window": "bedtime"}})
+	clinical.decision.allow with input as ok
+}
+
 test_chunk_phase_checks_advice if {
 	inp := object.union(resp("patient-portal", "you should take 5 mg daily", []), {"phase": "response_chunk"})
 	d := clinical.decision with input as inp

@@ -55,6 +55,9 @@ func (d *policyDecider) DecideChunk(ctx context.Context, ix *extproc.Interaction
 	in := d.input(extproc.PhaseResponseChunk, ix)
 	if in.Output != nil {
 		in.Output.Delta = delta
+		if from := ix.OutputWindowFrom; from > 0 && from <= len(in.Output.Text) {
+			in.Output.Window = in.Output.Text[from:]
+		}
 	}
 	return d.decide(ctx, ix.Profile.PolicyEntrypoint, in)
 }
