@@ -25,13 +25,13 @@ func TestScan(t *testing.T) {
 		want        string
 	}{
 		{"plain", "Né le 03/14/1931, SSN 078-05-1123", nil,
-			`{"id":"-","findings":[{"type":"DATE","start":6,"end":16,"score":0.85},{"type":"SSN","start":22,"end":33,"score":0.95}],"injection":{"score":0.142,"rules":[]}}` + "\n"},
+			`{"id":"-","findings":[{"type":"DATE","start":6,"end":16,"score":0.85},{"type":"SSN","start":22,"end":33,"score":0.95}],"injection":{"score":0.133,"rules":[]}}` + "\n"},
 		{"jsonl", `{"id":"a","text":"call (415) 555-0132"}` + "\n\n" + `{"id":"b","text":"nothing here"}`, []string{"--jsonl"},
-			`{"id":"a","findings":[{"type":"PHONE","start":5,"end":19,"score":0.75}],"injection":{"score":0.142,"rules":[]}}` + "\n" + `{"id":"b","findings":[],"injection":{"score":0.142,"rules":[]}}` + "\n"},
+			`{"id":"a","findings":[{"type":"PHONE","start":5,"end":19,"score":0.75}],"injection":{"score":0.133,"rules":[]}}` + "\n" + `{"id":"b","findings":[],"injection":{"score":0.133,"rules":[]}}` + "\n"},
 		{"redact plain", "SSN 078-05-1123 ok", []string{"--redact", "partial"}, "SSN ***-**-1123 ok"},
 		{"redact jsonl", `{"id":"x","text":"mail a@b.com"}`, []string{"--jsonl", "--redact", "mask"}, `{"id":"x","text":"mail [EMAIL]"}` + "\n"},
 		{"types", "mail a@b.com SSN 078-05-1123", []string{"--types", "email"},
-			`{"id":"-","findings":[{"type":"EMAIL","start":5,"end":12,"score":0.95}],"injection":{"score":0.142,"rules":[]}}` + "\n"},
+			`{"id":"-","findings":[{"type":"EMAIL","start":5,"end":12,"score":0.95}],"injection":{"score":0.133,"rules":[]}}` + "\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
