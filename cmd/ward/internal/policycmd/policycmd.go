@@ -28,7 +28,8 @@ commands:
   test  [dir] [-v] [--coverage] [--run REGEX]   run Rego unit tests (default: the embedded library)
   eval  --input input.json [--explain] [--entrypoint data.ward.decision] [--dir D | --bundle B]
                                                  print the decision for an input document
-  check [dir|bundle.tar.gz] [--entrypoint E]    compile and type-check; report every error as file:line
+  check [dir|bundle.tar.gz] [--entrypoint E]    compile and type-check; report every error as file:line;
+                                                 say which evaluator runs E (docs/policy-evaluation.md)
 `
 
 // ErrFailed is returned when tests fail or a check finds errors; the
@@ -220,6 +221,22 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 		return ErrFailed
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", src)
+	if *entrypoint == "" {
+		return nil
+	}
+	// Say how Ward will evaluate the entrypoint: a policy author wants to
+	// know when a construct keeps it off the plan evaluator.
+	eng, err := policy.New(context.Background(), src, policy.Options{Entrypoint: *entrypoint, Logger: discardLogger()})
+	if err != nil {
+		return fmt.Errorf("policy check: load %s: %w", src, err)
+	}
+	for _, st := range eng.Status().Entrypoints {
+		if st.Evaluator == policy.EvaluatorPlan {
+			fmt.Fprintf(stdout, "%s: evaluated by the plan evaluator\n", st.Entrypoint)
+		} else {
+			fmt.Fprintf(stdout, "%s: evaluated by topdown: %s\n", st.Entrypoint, st.Reason)
+		}
+	}
 	return nil
 }
 

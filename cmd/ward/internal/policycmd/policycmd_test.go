@@ -113,7 +113,18 @@ func TestCheckEmbeddedOK(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
-	if !strings.Contains(out, "ok") {
+	if !strings.Contains(out, "ok") || !strings.Contains(out, "data.ward.decision: evaluated by the plan evaluator") {
+		t.Errorf("out = %q", out)
+	}
+}
+
+func TestCheckSaysWhenTopdownEvaluates(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"a.rego": "package a\n\nallow := time.now_ns() > 0\n"})
+	out, stderr, err := run(t, "check", "--entrypoint", "data.a.allow", dir)
+	if err != nil {
+		t.Fatalf("%v %s", err, stderr)
+	}
+	if !strings.Contains(out, "data.a.allow: evaluated by topdown:") || !strings.Contains(out, "time.now_ns") {
 		t.Errorf("out = %q", out)
 	}
 }
