@@ -91,13 +91,13 @@ func planQuery(ctx context.Context, modules map[string]*ast.Module, store storag
 // evalPlan evaluates the compiled plan. Its result set has one object per
 // result, holding the entrypoint's value under the query variable.
 func evalPlan(ctx context.Context, snap *snapshot, p *prepared, cancel topdown.Cancel, input ast.Value) (*ast.Term, int, error) {
-	rs, err := p.prog.Eval(ctx, cancel, input, snap.data.root)
-	if err != nil || len(rs) != 1 {
-		return nil, len(rs), err
+	r, n, err := p.prog.Eval(ctx, cancel, input, snap.data.root)
+	if err != nil || n != 1 {
+		return nil, n, err
 	}
-	obj, ok := rs[0].Value.(ast.Object)
+	obj, ok := r.Value.(ast.Object)
 	if !ok || obj.Len() != 1 {
-		return nil, 0, fmt.Errorf("unexpected plan result %v", rs[0])
+		return nil, 0, fmt.Errorf("unexpected plan result %v", r)
 	}
 	var t *ast.Term
 	obj.Foreach(func(_, v *ast.Term) { t = v })

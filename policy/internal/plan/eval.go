@@ -24,19 +24,19 @@ const (
 // the cancellation flag (the per-decision deadline).
 const checkEvery = 64
 
-// Eval runs the query plan over input and data and returns its result set:
-// one object per result, keyed by the query's variable names, as OPA's
-// Wasm evaluation returns it. A nil, nil return means undefined. cancel
-// may be nil; when set, it stops the evaluation with a topdown cancel
-// error, like topdown's deadline.
-func (p *Program) Eval(ctx context.Context, cancel topdown.Cancel, input, data ast.Value) (rs []*ast.Term, err error) {
+// Eval runs the query plan over input and data. Its result set has one
+// object per result, keyed by the query's variable names, as OPA's Wasm
+// evaluation returns it; Eval returns the first and how many there are
+// (0: undefined). cancel may be nil; when set, it stops the evaluation
+// with a topdown cancel error, like topdown's deadline.
+func (p *Program) Eval(ctx context.Context, cancel topdown.Cancel, input, data ast.Value) (first *ast.Term, n int, err error) {
 	m := machines.Get().(*machine)
 	m.reset(p, ctx, cancel)
 	defer func() {
 		// A bug here must fail the decision (closed, by the caller), not
 		// the process. The machine is not reused after a panic.
 		if r := recover(); r != nil {
-			rs, err = nil, fmt.Errorf("plan: internal error: %v", r)
+			first, n, err = nil, 0, fmt.Errorf("plan: internal error: %v", r)
 			return
 		}
 		m.release()
@@ -49,16 +49,16 @@ func (p *Program) Eval(ctx context.Context, cancel topdown.Cancel, input, data a
 	for _, b := range p.main {
 		up, err := m.exec(b, fr)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if up == returned {
 			break
 		}
 	}
 	if len(m.results) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
-	return append([]*ast.Term(nil), m.results...), nil
+	return m.results[0], len(m.results), nil
 }
 
 // machine is one evaluation's state, pooled: a warm evaluation reuses the
@@ -70,6 +70,7 @@ type machine struct {
 	bctx    topdown.BuiltinContext
 	memo    []*ast.Term
 	stack   []*ast.Term
+	high    int // the deepest the stack reached in this evaluation
 	args    []*ast.Term
 	pairs   [][2]*ast.Term
 	out     *ast.Term
@@ -98,8 +99,8 @@ func (m *machine) reset(p *Program, ctx context.Context, cancel topdown.Cancel) 
 
 func (m *machine) release() {
 	clear(m.memo)
-	clear(m.stack[:cap(m.stack)])
-	m.stack = m.stack[:0]
+	clear(m.stack[:m.high]) // drop references above the stack top too
+	m.stack, m.high = m.stack[:0], 0
 	clear(m.results)
 	m.results = m.results[:0]
 	m.prog, m.ctx, m.cancel, m.out, m.ret = nil, nil, nil, nil, nil
@@ -122,6 +123,7 @@ func (m *machine) push(n int) []*ast.Term {
 		m.stack = grown
 	}
 	m.stack = m.stack[:base+n]
+	m.high = max(m.high, base+n)
 	fr := m.stack[base : base+n : base+n]
 	clear(fr)
 	return fr
