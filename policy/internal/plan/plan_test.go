@@ -1,0 +1,256 @@
+package plan
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// These tests pin the control flow of hand-written plans: the statement
+// semantics come from ir's definitions and OPA's Wasm lowering, and the
+// policy package's differential tests check the planner's real output
+// against topdown.
+
+func l(i int) ir.Operand          { return ir.Operand{Value: ir.Local(i)} }
+func str(i int) ir.Operand        { return ir.Operand{Value: ir.StringIndex(i)} }
+func blk(ss ...ir.Stmt) *ir.Block { return &ir.Block{Stmts: ss} }
+func num(v int64, t int) ir.Stmt  { return &ir.MakeNumberIntStmt{Value: v, Target: ir.Local(t)} }
+func result(t int) []ir.Stmt {
+	return []ir.Stmt{&ir.MakeObjectStmt{Target: 90}, &ir.ObjectInsertStmt{Key: str(0), Value: l(t), Object: 90}, &ir.ResultSetAddStmt{Value: 90}}
+}
+func with(ss []ir.Stmt, more ...ir.Stmt) []ir.Stmt {
+	return append(append([]ir.Stmt{}, ss...), more...)
+}
+
+// policyOf wraps query blocks (input in local 0, data in local 1) and
+// functions into a policy whose string 0 is the result key "x".
+func policyOf(strs []string, funcs []*ir.Func, blocks ...*ir.Block) *ir.Policy {
+	st := &ir.Static{}
+	for _, s := range append([]string{"x"}, strs...) {
+		st.Strings = append(st.Strings, &ir.StringConst{Value: s})
+	}
+	return &ir.Policy{Static: st, Plans: &ir.Plans{Plans: []*ir.Plan{{Name: "q", Blocks: blocks}}}, Funcs: &ir.Funcs{Funcs: funcs}}
+}
+
+func eval(t *testing.T, p *ir.Policy, input string) (string, error) {
+	t.Helper()
+	prog, err := Compile(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in ast.Value
+	if input != "" {
+		in = ast.MustParseTerm(input).Value
+	}
+	r, n, err := prog.Eval(context.Background(), topdown.NewCancel(), in, ast.NewObject())
+	if err != nil || n == 0 {
+		return "", err
+	}
+	v := r.Value.(ast.Object).Get(ast.StringTerm("x"))
+	return v.String(), nil
+}
+
+func TestControlFlow(t *testing.T) {
+	tests := []struct {
+		name  string
+		p     *ir.Policy
+		input string
+		want  string
+	}{
+		{
+			name: "undefined dot leaves the block; the next block runs",
+			p: policyOf([]string{"a"}, nil,
+				blk(with([]ir.Stmt{&ir.DotStmt{Source: l(0), Key: str(1), Target: 2}}, result(2)...)...),
+				blk(with([]ir.Stmt{num(7, 2)}, result(2)...)...)),
+			input: `{"b": 1}`,
+			want:  "7",
+		},
+		{
+			name: "break 1 from a nested block skips the rest of the outer block",
+			p: policyOf(nil, nil,
+				blk(num(1, 2), &ir.BlockStmt{Blocks: []*ir.Block{blk(&ir.BreakStmt{Index: 1})}}, num(2, 2)),
+				blk(with([]ir.Stmt{num(3, 3)}, result(3)...)...)),
+			want: "3",
+		},
+		{
+			name: "break 0 leaves only the nested block",
+			p: policyOf(nil, nil,
+				blk(with([]ir.Stmt{&ir.BlockStmt{Blocks: []*ir.Block{blk(&ir.BreakStmt{Index: 0}, num(9, 2))}}, num(4, 2)}, result(2)...)...)),
+			want: "4",
+		},
+		{
+			name: "not succeeds when its block is left early",
+			p: policyOf([]string{"missing"}, nil,
+				blk(with([]ir.Stmt{&ir.NotStmt{Block: blk(&ir.DotStmt{Source: l(0), Key: str(1), Target: 3})}, num(5, 2)}, result(2)...)...)),
+			input: `{}`,
+			want:  "5",
+		},
+		{
+			name: "not fails when its block runs to the end",
+			p: policyOf(nil, nil,
+				blk(with([]ir.Stmt{&ir.NotStmt{Block: blk(num(1, 3))}, num(5, 2)}, result(2)...)...)),
+			want: "",
+		},
+		{
+			// Sum the elements after the first 2: break 0 continues with the
+			// next element, break 1 leaves the loop.
+			name: "scan: break 0 continues, break 1 leaves the loop",
+			p: policyOf([]string{"xs"}, nil,
+				blk(with([]ir.Stmt{
+					&ir.DotStmt{Source: l(0), Key: str(1), Target: 2},
+					&ir.MakeArrayStmt{Capacity: 0, Target: 3},
+					&ir.ScanStmt{Source: 2, Key: 4, Value: 5, Block: blk(
+						num(9, 6),
+						&ir.BlockStmt{Blocks: []*ir.Block{blk(&ir.EqualStmt{A: l(5), B: l(6)}, &ir.BreakStmt{Index: 2})}},
+						num(2, 6),
+						&ir.EqualStmt{A: l(5), B: l(6)},
+						&ir.ArrayAppendStmt{Value: l(5), Array: 3},
+					)},
+				}, result(3)...)...)),
+			input: `{"xs": [1, 2, 2, 3, 9, 2, 4]}`,
+			want:  "[2, 2]",
+		},
+		{
+			name: "objects scan in sorted key order",
+			p: policyOf([]string{"m"}, nil,
+				blk(with([]ir.Stmt{
+					&ir.DotStmt{Source: l(0), Key: str(1), Target: 2},
+					&ir.MakeArrayStmt{Capacity: 0, Target: 3},
+					&ir.ScanStmt{Source: 2, Key: 4, Value: 5, Block: blk(&ir.ArrayAppendStmt{Value: l(4), Array: 3})},
+				}, result(3)...)...)),
+			input: `{"m": {"c": 1, "a": 2, "b": 3}}`,
+			want:  `["a", "b", "c"]`,
+		},
+		{
+			name: "a rule function is memoised and undefined when it does not return",
+			p: policyOf([]string{"k"}, []*ir.Func{{
+				Name: "g0.data.f", Params: []ir.Local{0, 1}, Return: 2,
+				Blocks: []*ir.Block{
+					blk(&ir.DotStmt{Source: l(0), Key: str(1), Target: 3}, &ir.AssignVarOnceStmt{Source: l(3), Target: 2}),
+					blk(&ir.ReturnLocalStmt{Source: 2}),
+				},
+			}},
+				blk(with([]ir.Stmt{
+					&ir.CallStmt{Func: "g0.data.f", Args: []ir.Operand{l(0), l(1)}, Result: 2},
+					&ir.CallStmt{Func: "g0.data.f", Args: []ir.Operand{l(0), l(1)}, Result: 3},
+					&ir.EqualStmt{A: l(2), B: l(3)},
+				}, result(2)...)...)),
+			input: `{"k": "v"}`,
+			want:  `"v"`,
+		},
+		{
+			name: "built-ins: inline comparison and OPA's implementation",
+			p: policyOf([]string{"abc"}, nil,
+				blk(with([]ir.Stmt{
+					num(3, 2), num(2, 3),
+					&ir.CallStmt{Func: "gt", Args: []ir.Operand{l(2), l(3)}, Result: 4},
+					&ir.NotEqualStmt{A: l(4), B: ir.Operand{Value: ir.Bool(false)}},
+					&ir.CallStmt{Func: "upper", Args: []ir.Operand{str(1)}, Result: 5},
+				}, result(5)...)...)),
+			want: `"ABC"`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := eval(t, tc.p, tc.input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestConflictIsAnError(t *testing.T) {
+	p := policyOf(nil, nil, blk(num(1, 2), num(2, 3), &ir.AssignVarOnceStmt{Source: l(2), Target: 4}, &ir.AssignVarOnceStmt{Source: l(3), Target: 4}))
+	_, err := eval(t, p, "")
+	var te *topdown.Error
+	if !errors.As(err, &te) || te.Code != topdown.ConflictErr {
+		t.Fatalf("want a conflict error, got %v", err)
+	}
+}
+
+func TestCancelStopsALoop(t *testing.T) {
+	p := policyOf([]string{"xs"}, nil, blk(
+		&ir.DotStmt{Source: l(0), Key: str(1), Target: 2},
+		&ir.ScanStmt{Source: 2, Key: 3, Value: 4, Block: blk(&ir.NopStmt{})},
+	))
+	prog, err := Compile(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elems := make([]*ast.Term, 1000)
+	for i := range elems {
+		elems[i] = ast.InternedTerm(i)
+	}
+	c := topdown.NewCancel()
+	c.Cancel()
+	in := ast.NewObject([2]*ast.Term{ast.StringTerm("xs"), ast.ArrayTerm(elems...)})
+	if _, _, err := prog.Eval(context.Background(), c, in, ast.NewObject()); !topdown.IsCancel(err) {
+		t.Fatalf("want a cancel error, got %v", err)
+	}
+}
+
+func TestCompileRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		p    *ir.Policy
+		want string
+	}{
+		{"no plan", &ir.Policy{}, "exactly one query plan"},
+		{"with", policyOf(nil, nil, blk(&ir.WithStmt{Local: 0, Block: blk()})), "WithStmt"},
+		{"dynamic call", policyOf(nil, nil, blk(&ir.CallDynamicStmt{Result: 2})), "CallDynamicStmt"},
+		{"unknown built-in", policyOf(nil, nil, blk(&ir.CallStmt{Func: "no.such.builtin", Result: 2})), `"no.such.builtin"`},
+		{"context built-in", policyOf(nil, nil, blk(&ir.CallStmt{Func: "time.now_ns", Result: 2})), "time.now_ns"},
+		{"string index out of range", policyOf(nil, nil, blk(&ir.DotStmt{Source: l(0), Key: str(5), Target: 2})), "out of range"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Compile(tc.p, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want an error naming %q, got %v", tc.want, err)
+			}
+			if tc.name != "string index out of range" && !errors.Is(err, ErrUnsupported) {
+				t.Errorf("want ErrUnsupported, got %v", err)
+			}
+		})
+	}
+}
+
+// TestDataPathsAreResolvedOnce checks the load-time folding of constant
+// data paths, present and missing, against evaluating without data.
+func TestDataPathsAreResolvedOnce(t *testing.T) {
+	data := ast.MustParseTerm(`{"cfg": {"x": {"y": 7}}}`).Value
+	for _, path := range [][]string{{"cfg", "x", "y"}, {"cfg", "x", "nope"}, {"nope"}} {
+		var stmts []ir.Stmt
+		src := 1
+		for i := range path {
+			stmts = append(stmts, &ir.DotStmt{Source: l(src), Key: str(i + 1), Target: ir.Local(10 + i)})
+			src = 10 + i
+		}
+		p := policyOf(path, nil, blk(with(stmts, result(src)...)...))
+		folded, err := Compile(p, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := folded.main[0][0].(*dataPathStmt); !ok {
+			t.Fatalf("%v: not folded: %T", path, folded.main[0][0])
+		}
+		plain, err := Compile(p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, an, aerr := folded.Eval(context.Background(), nil, nil, data)
+		b, bn, berr := plain.Eval(context.Background(), nil, nil, data)
+		if aerr != nil || berr != nil || an != bn || (an == 1 && !a.Equal(b)) {
+			t.Errorf("%v: folded %v (%d, %v), plain %v (%d, %v)", path, a, an, aerr, b, bn, berr)
+		}
+	}
+}
