@@ -191,6 +191,9 @@ func Compile(p *ir.Policy, data ast.Value) (*Program, error) {
 		}
 		prog.funcs[i] = fn
 	}
+	if data != nil && !dataThreaded(p, c.byName) {
+		c.data = nil // fold nothing: some call passes another value as data
+	}
 	var errs []error
 	for i, f := range fns {
 		fn := prog.funcs[i]
@@ -494,6 +497,48 @@ func (c *compiler) dataPath(ss []ir.Stmt) (stmt, int) {
 		return nil, 0
 	}
 	return st, n
+}
+
+// dataThreaded reports whether every call of a plan function passes the
+// caller's own data document on as its second argument (the main plan's
+// local 1, a function's second parameter), as OPA's planner does. Folding
+// data paths inside functions relies on it.
+func dataThreaded(p *ir.Policy, funcs map[string]int) bool {
+	ok := true
+	check := func(bs []*ir.Block, data ir.Local) {
+		v := &callFinder{visit: func(call *ir.CallStmt) {
+			if _, planned := funcs[call.Func]; !planned {
+				return
+			}
+			if len(call.Args) < 2 || call.Args[1].Value != ir.Local(data) {
+				ok = false
+			}
+		}}
+		for _, b := range bs {
+			_ = ir.Walk(v, b)
+		}
+	}
+	check(p.Plans.Plans[0].Blocks, 1)
+	if p.Funcs != nil {
+		for _, f := range p.Funcs.Funcs {
+			if len(f.Params) < 2 {
+				return false
+			}
+			check(f.Blocks, f.Params[1])
+		}
+	}
+	return ok
+}
+
+type callFinder struct{ visit func(*ir.CallStmt) }
+
+func (*callFinder) Before(any) {}
+func (*callFinder) After(any)  {}
+func (c *callFinder) Visit(x any) (ir.Visitor, error) {
+	if call, ok := x.(*ir.CallStmt); ok {
+		c.visit(call)
+	}
+	return c, nil
 }
 
 // writes reports whether any statement in bs assigns local l.

@@ -254,3 +254,24 @@ func TestDataPathsAreResolvedOnce(t *testing.T) {
 		}
 	}
 }
+
+// A call that passes something else as the data document turns folding
+// off: the function's data parameter is then not the snapshot's data.
+func TestNoFoldingWhenDataIsNotThreaded(t *testing.T) {
+	data := ast.MustParseTerm(`{"cfg": 1}`).Value
+	fn := &ir.Func{Name: "g0.data.f", Params: []ir.Local{0, 1}, Return: 2, Blocks: []*ir.Block{
+		blk(&ir.DotStmt{Source: l(1), Key: str(1), Target: 3}, &ir.AssignVarOnceStmt{Source: l(3), Target: 2}),
+		blk(&ir.ReturnLocalStmt{Source: 2}),
+	}}
+	p := policyOf([]string{"cfg"}, []*ir.Func{fn}, blk(with([]ir.Stmt{
+		&ir.MakeObjectStmt{Target: 5},
+		&ir.CallStmt{Func: "g0.data.f", Args: []ir.Operand{l(0), l(5)}, Result: 2},
+	}, result(2)...)...))
+	prog, err := Compile(p, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, n, err := prog.Eval(context.Background(), nil, nil, data); err != nil || n != 0 {
+		t.Fatalf("f reads cfg from the empty object it was given: want undefined, got n=%d err=%v", n, err)
+	}
+}
