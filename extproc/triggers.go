@@ -51,10 +51,7 @@ type outputTexts interface {
 func (s *triggerScan) fired(out outputTexts) bool {
 	for i := range out.Texts() {
 		text := out.Text(i)
-		from := 0
-		if i < len(s.checked) {
-			from = s.checked[i]
-		}
+		from := s.checkedUpTo(i)
 		if from >= len(text) {
 			continue
 		}
@@ -84,11 +81,7 @@ func (s *triggerScan) fired(out outputTexts) bool {
 // characters), starts inside the window; a phrase entirely before the
 // check point was already decided on.
 func (s *triggerScan) windowFrom(i int, text []byte) int {
-	from := 0
-	if i < len(s.checked) {
-		from = s.checked[i]
-	}
-	p, ok := windowStart(text, min(from, len(text)), s.window)
+	p, ok := windowStart(text, min(s.checkedUpTo(i), len(text)), s.window)
 	if !ok {
 		return 0
 	}
@@ -103,6 +96,14 @@ func (s *triggerScan) windowFrom(i int, text []byte) int {
 // isWordByte is RE2's \w (ASCII letters, digits, underscore).
 func isWordByte(b byte) bool {
 	return b == '_' || isDigitByte(b) || ('a' <= b && b <= 'z') || ('A' <= b && b <= 'Z')
+}
+
+// checkedUpTo is how many bytes of output text i the last check covered.
+func (s *triggerScan) checkedUpTo(i int) int {
+	if i < len(s.checked) {
+		return s.checked[i]
+	}
+	return 0
 }
 
 // advance marks the output so far as checked.
