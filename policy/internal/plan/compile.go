@@ -36,7 +36,6 @@ type Program struct {
 }
 
 type function struct {
-	name    string
 	params  []int32
 	ret     int32
 	nlocals int
@@ -63,7 +62,6 @@ type (
 		result int32
 	}
 	callBuiltin struct {
-		name   string
 		fn     topdown.BuiltinFunc
 		args   []operand
 		result int32
@@ -179,7 +177,7 @@ func Compile(p *ir.Policy, data ast.Value) (*Program, error) {
 	memo := 0
 	for i, f := range fns {
 		c.byName[f.Name] = i
-		fn := &function{name: f.Name, ret: int32(f.Return), memo: -1}
+		fn := &function{ret: int32(f.Return), memo: -1}
 		// OPA's Wasm runtime memoises functions of (input, data) only:
 		// those are rules, whose value is fixed for one evaluation.
 		if len(f.Params) == 2 {
@@ -329,7 +327,7 @@ func (c *compiler) stmt(s ir.Stmt) (stmt, error) {
 			// that only topdown wires up.
 			return nil, fmt.Errorf("built-in %q (needs evaluation context): %w", s.Func, ErrUnsupported)
 		}
-		return &callBuiltin{name: s.Func, fn: fn, args: args, result: c.local(s.Result), void: bi.Decl.Result() == nil, native: natives[s.Func]}, nil
+		return &callBuiltin{fn: fn, args: args, result: c.local(s.Result), void: bi.Decl.Result() == nil, native: natives[s.Func]}, nil
 	case *ir.BlockStmt:
 		bs, err := c.blocks(s.Blocks)
 		if err != nil {
