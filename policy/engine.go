@@ -162,9 +162,11 @@ type snapshot struct {
 	compiler *ast.Compiler
 	store    storage.Store
 	queries  sync.Map // entrypoint → *prepared
-	// planModules are the modules to plan entrypoints from (nil when the
-	// engine evaluates with topdown only).
-	planModules map[string]*ast.Module
+	// planComp is the IR-mode compiler entrypoints are planned from; nil
+	// when the engine evaluates with topdown only, or when planErr says
+	// why the modules could not be compiled for planning.
+	planComp *ast.Compiler
+	planErr  error
 	// txn is one read transaction every decision shares: nothing writes
 	// to a snapshot's store after the load.
 	txn storage.Transaction
@@ -283,21 +285,19 @@ func (e *Engine) load(ctx context.Context) (*snapshot, string, error) {
 	}
 	e.entryMu.Unlock()
 	if e.opts.Evaluator != EvaluatorTopdown {
-		snap.planModules = l.modules
+		snap.planComp, snap.planErr = planCompiler(l.modules)
 	}
 	for _, ep := range eps {
-		p, err := snap.prepare(ctx, ep)
-		if err != nil {
+		if _, err := e.prepare(ctx, snap, ep); err != nil {
 			return nil, "", err
-		}
-		if p.planErr != nil {
-			e.opts.Logger.Info("policy entrypoint evaluated by topdown", "entrypoint", ep, "reason", p.planErr)
 		}
 	}
 	return snap, l.etag, nil
 }
 
-func (s *snapshot) prepare(ctx context.Context, ep string) (*prepared, error) {
+// prepare prepares ep on snapshot s for topdown and, unless the engine is
+// topdown-only, plans it; an entrypoint left on topdown is logged once.
+func (e *Engine) prepare(ctx context.Context, s *snapshot, ep string) (*prepared, error) {
 	pq, err := rego.New(
 		rego.Query(ep),
 		rego.Compiler(s.compiler),
@@ -307,8 +307,14 @@ func (s *snapshot) prepare(ctx context.Context, ep string) (*prepared, error) {
 		return nil, fmt.Errorf("prepare %s: %w", ep, err)
 	}
 	p := &prepared{pq: &pq}
-	if s.planModules != nil {
-		p.prog, p.planErr = planQuery(ctx, s.planModules, s.store, s.data.root, ep)
+	switch {
+	case s.planComp != nil:
+		p.prog, p.planErr = planQuery(ctx, s.planComp, s.store, s.data.root, ep)
+	case s.planErr != nil:
+		p.planErr = s.planErr
+	}
+	if p.planErr != nil {
+		e.opts.Logger.Info("policy entrypoint evaluated by topdown", "entrypoint", ep, "reason", p.planErr)
 	}
 	s.queries.Store(ep, p)
 	return p, nil
@@ -322,12 +328,9 @@ func (e *Engine) query(ctx context.Context, s *snapshot, ep string) (*prepared, 
 	if err := checkEntrypoint(ep); err != nil {
 		return nil, err
 	}
-	p, err := s.prepare(ctx, ep)
+	p, err := e.prepare(ctx, s, ep)
 	if err != nil {
 		return nil, err
-	}
-	if p.planErr != nil {
-		e.opts.Logger.Info("policy entrypoint evaluated by topdown", "entrypoint", ep, "reason", p.planErr)
 	}
 	// Remember it so every later reload prepares it before the swap.
 	e.entryMu.Lock()

@@ -62,15 +62,20 @@ func (planCapture) Eval(context.Context, *rego.EvalContext, ast.Value) (ast.Valu
 	return nil, errors.New("policy: the plan target does not evaluate")
 }
 
-// planQuery plans entrypoint ep with OPA's planner and compiles the plan.
-// The modules are compiled again in IR mode (OPA compiles slightly
-// differently for its planner), so the topdown compiler is not touched.
-func planQuery(ctx context.Context, modules map[string]*ast.Module, store storage.Store, data ast.Value, ep string) (*plan.Program, error) {
+// planCompiler compiles the modules again in IR mode (OPA compiles
+// slightly differently for its planner), once per snapshot, so the topdown
+// compiler is not touched and every entrypoint is planned from the same one.
+func planCompiler(modules map[string]*ast.Module) (*ast.Compiler, error) {
 	c := ast.NewCompiler().WithCapabilities(Capabilities()).WithEvalMode(ast.EvalModeIR)
 	c.Compile(modules)
 	if c.Failed() {
-		return nil, fmt.Errorf("plan %s: %w", ep, c.Errors)
+		return nil, fmt.Errorf("plan: %w", c.Errors)
 	}
+	return c, nil
+}
+
+// planQuery plans entrypoint ep with OPA's planner and compiles the plan.
+func planQuery(ctx context.Context, c *ast.Compiler, store storage.Store, data ast.Value, ep string) (*plan.Program, error) {
 	var p *ir.Policy
 	_, err := rego.New(
 		rego.Query(ep),
