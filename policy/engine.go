@@ -393,22 +393,24 @@ func (e *Engine) decide(ctx context.Context, snap *snapshot, ep string, in *Inpu
 	if err != nil {
 		return failClosed(err), err
 	}
-	// The deadline and the caller's cancellation stop evaluation through
-	// one topdown.Cancel: a timer and a context callback, instead of a
-	// derived context plus the goroutine OPA starts per evaluation.
-	cancel := topdown.NewCancel()
-	timer := time.AfterFunc(e.opts.Timeout, cancel.Cancel)
-	stop := context.AfterFunc(ctx, cancel.Cancel)
 	input := in.ast(snap.parts)
 	var t *ast.Term
 	var n int
 	if p.prog != nil && tracer == nil {
-		t, n, err = evalPlan(ctx, snap, p, cancel, input)
+		// The plan evaluator reads the clock and ctx itself, every few
+		// dozen steps: no timer or callback per decision.
+		t, n, err = evalPlan(ctx, snap, p, time.Now().Add(e.opts.Timeout), input)
 	} else {
+		// The deadline and the caller's cancellation stop topdown through
+		// one topdown.Cancel: a timer and a context callback, instead of a
+		// derived context plus the goroutine OPA starts per evaluation.
+		cancel := topdown.NewCancel()
+		timer := time.AfterFunc(e.opts.Timeout, cancel.Cancel)
+		stop := context.AfterFunc(ctx, cancel.Cancel)
 		t, n, err = evalTopdown(ctx, snap, p, cancel, input, tracer)
+		timer.Stop()
+		stop()
 	}
-	timer.Stop()
-	stop()
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:

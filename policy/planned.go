@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
-	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/wardhq/ward/policy/internal/plan"
 )
@@ -95,8 +95,8 @@ func planQuery(ctx context.Context, c *ast.Compiler, store storage.Store, data a
 
 // evalPlan evaluates the compiled plan. Its result set has one object per
 // result, holding the entrypoint's value under the query variable.
-func evalPlan(ctx context.Context, snap *snapshot, p *prepared, cancel topdown.Cancel, input ast.Value) (*ast.Term, int, error) {
-	r, n, err := p.prog.Eval(ctx, cancel, input, snap.data.root)
+func evalPlan(ctx context.Context, snap *snapshot, p *prepared, deadline time.Time, input ast.Value) (*ast.Term, int, error) {
+	r, n, err := p.prog.Eval(ctx, deadline, input, snap.data.root)
 	if err != nil || n != 1 {
 		return nil, n, err
 	}

@@ -29,7 +29,7 @@ func bothWays(t *testing.T, e *Engine, ep string, input ast.Value) (*ast.Term, e
 	if p.prog == nil {
 		t.Fatalf("%s is not planned: %v", ep, p.planErr)
 	}
-	pt, pn, perr := evalPlan(ctx, snap, p, topdown.NewCancel(), input)
+	pt, pn, perr := evalPlan(ctx, snap, p, time.Time{}, input)
 	tt, tn, terr := evalTopdown(ctx, snap, p, topdown.NewCancel(), input, nil)
 	if (perr == nil) != (terr == nil) {
 		t.Fatalf("plan error %v, topdown error %v", perr, terr)

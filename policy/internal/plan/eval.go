@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
@@ -27,11 +28,14 @@ const checkEvery = 64
 // Eval runs the query plan over input and data. Its result set has one
 // object per result, keyed by the query's variable names, as OPA's Wasm
 // evaluation returns it; Eval returns the first and how many there are
-// (0: undefined). cancel may be nil; when set, it stops the evaluation
-// with a topdown cancel error, like topdown's deadline.
-func (p *Program) Eval(ctx context.Context, cancel topdown.Cancel, input, data ast.Value) (first *ast.Term, n int, err error) {
+// (0: undefined). Past deadline (unless zero) the evaluation stops with a
+// topdown cancel error, like topdown's deadline; when ctx is done, with
+// ctx's error. Both are checked every checkEvery calls and iterations: a
+// clock read there costs less than the timer and context callback a
+// cancellation channel would need per decision.
+func (p *Program) Eval(ctx context.Context, deadline time.Time, input, data ast.Value) (first *ast.Term, n int, err error) {
 	m := machines.Get().(*machine)
-	m.reset(p, ctx, cancel)
+	m.reset(p, ctx, deadline)
 	defer func() {
 		// A bug here must fail the decision (closed, by the caller), not
 		// the process. The machine is not reused after a panic.
@@ -65,8 +69,8 @@ func (p *Program) Eval(ctx context.Context, cancel topdown.Cancel, input, data a
 // local stack, the memo table and the built-in argument buffer.
 type machine struct {
 	prog    *Program
-	ctx     context.Context
-	cancel  topdown.Cancel
+	ctx      context.Context
+	deadline time.Time
 	bctx    topdown.BuiltinContext
 	memo    []*ast.Term
 	stack   []*ast.Term
@@ -78,6 +82,7 @@ type machine struct {
 	ret     *ast.Term
 	results []*ast.Term
 	ticks   int
+	slab    []ast.Term // unused terms of the current slab (newTerm)
 }
 
 var machines = sync.Pool{New: func() any {
@@ -88,13 +93,13 @@ var machines = sync.Pool{New: func() any {
 
 var noMetrics = metrics.NoOp()
 
-func (m *machine) reset(p *Program, ctx context.Context, cancel topdown.Cancel) {
-	m.prog, m.ctx, m.cancel = p, ctx, cancel
+func (m *machine) reset(p *Program, ctx context.Context, deadline time.Time) {
+	m.prog, m.ctx, m.deadline = p, ctx, deadline
 	if cap(m.memo) < p.memoSize {
 		m.memo = make([]*ast.Term, p.memoSize)
 	}
 	m.memo = m.memo[:p.memoSize]
-	m.bctx = topdown.BuiltinContext{Context: ctx, Cancel: cancel, Metrics: noMetrics}
+	m.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noMetrics}
 }
 
 func (m *machine) release() {
@@ -103,10 +108,38 @@ func (m *machine) release() {
 	m.stack, m.high = m.stack[:0], 0
 	clear(m.results)
 	m.results = m.results[:0]
-	m.prog, m.ctx, m.cancel, m.out, m.ret = nil, nil, nil, nil, nil
+	m.prog, m.ctx, m.deadline, m.out, m.ret = nil, nil, time.Time{}, nil, nil
 	m.bctx = topdown.BuiltinContext{}
 	machines.Put(m)
 }
+
+// termSlab is how many terms newTerm allocates at once.
+const termSlab = 32
+
+// newTerm returns a term for v from a slab: one allocation for many
+// terms. Terms escape into the evaluation's result, so a slab is never
+// reset, only used up; the machine keeps the rest for the next evaluation.
+func (m *machine) newTerm(v ast.Value) *ast.Term {
+	if len(m.slab) == 0 {
+		m.slab = make([]ast.Term, termSlab)
+	}
+	t := &m.slab[0]
+	m.slab = m.slab[1:]
+	t.Value = v
+	return t
+}
+
+// Collections made empty share one value until their first element: most
+// partial rules and comprehensions of a decision stay empty, and an OPA
+// set or object costs several allocations. Only the statements below add
+// to a collection, and each replaces a shared empty value (through the
+// term, which every local holding the collection shares) instead of
+// changing it.
+var (
+	emptySet    = ast.NewSet()
+	emptyObject = ast.NewObject()
+	emptyArray  = ast.NewArray()
+)
 
 func (m *machine) capture(t *ast.Term) error {
 	m.out = t
@@ -136,8 +169,8 @@ func (m *machine) tick() error {
 	if m.ticks%checkEvery != 0 {
 		return nil
 	}
-	if m.cancel != nil && m.cancel.Cancelled() {
-		return &topdown.Error{Code: topdown.CancelErr, Message: "caller cancelled query execution"}
+	if !m.deadline.IsZero() && time.Now().After(m.deadline) {
+		return &topdown.Error{Code: topdown.CancelErr, Message: "evaluation deadline exceeded"}
 	}
 	return m.ctx.Err()
 }
@@ -296,7 +329,7 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 			}
 			pairs = append(pairs, [2]*ast.Term{k, v})
 		}
-		fr[s.dst] = ast.NewTerm(ast.NewObject(pairs...))
+		fr[s.dst] = m.newTerm(ast.NewObject(pairs...))
 		clear(pairs)
 		m.pairs = pairs[:0]
 	case *arrayLiteral:
@@ -306,27 +339,41 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 				return 0, fmt.Errorf("plan: array element %d is undefined", i)
 			}
 		}
-		fr[s.dst] = ast.NewTerm(ast.NewArray(elems...))
+		fr[s.dst] = m.newTerm(ast.NewArray(elems...))
 	case *makeArrayStmt:
-		fr[s.dst] = ast.NewTerm(ast.NewArray(make([]*ast.Term, 0, s.capacity)...))
+		if s.capacity > 0 { // the planner knows the size: build it once
+			fr[s.dst] = m.newTerm(ast.NewArray(make([]*ast.Term, 0, s.capacity)...))
+		} else {
+			fr[s.dst] = m.newTerm(emptyArray)
+		}
 	case *makeObjectStmt:
-		fr[s.dst] = ast.NewTerm(ast.NewObject())
+		fr[s.dst] = m.newTerm(emptyObject)
 	case *makeSetStmt:
-		fr[s.dst] = ast.NewTerm(ast.NewSet())
+		fr[s.dst] = m.newTerm(emptySet)
 	case *arrayAppendStmt:
 		t, v := fr[s.arr], read(fr, s.val)
 		arr, ok := termValue(t).(*ast.Array)
 		if !ok || v == nil {
 			return 0, fmt.Errorf("plan: array append to %T", termValue(t))
 		}
-		// In place, like opa_array_append: every local holding this
-		// array sees the element.
+		// Through the term, like opa_array_append changes the array in
+		// place: every local holding this array sees the element.
+		if arr == emptyArray {
+			elems := make([]*ast.Term, 1, 4)
+			elems[0] = v
+			t.Value = ast.NewArray(elems...)
+			return done, nil
+		}
 		t.Value = arr.Append(v)
 	case *objectInsertStmt:
 		t, k, v := fr[s.obj], read(fr, s.key), read(fr, s.val)
 		obj, ok := termValue(t).(ast.Object)
 		if !ok || k == nil || v == nil {
 			return 0, fmt.Errorf("plan: object insert into %T", termValue(t))
+		}
+		if obj == emptyObject {
+			t.Value = ast.NewObject([2]*ast.Term{k, v})
+			return done, nil
 		}
 		if s.once {
 			if cur := obj.Get(k); cur != nil {
@@ -342,6 +389,10 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 		set, ok := termValue(t).(ast.Set)
 		if !ok || v == nil {
 			return 0, fmt.Errorf("plan: set add to %T", termValue(t))
+		}
+		if set == emptySet {
+			t.Value = ast.NewSet(v)
+			return done, nil
 		}
 		set.Add(v)
 	case *objectMergeStmt:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
@@ -47,7 +48,7 @@ func eval(t *testing.T, p *ir.Policy, input string) (string, error) {
 	if input != "" {
 		in = ast.MustParseTerm(input).Value
 	}
-	r, n, err := prog.Eval(context.Background(), topdown.NewCancel(), in, ast.NewObject())
+	r, n, err := prog.Eval(context.Background(), time.Time{}, in, ast.NewObject())
 	if err != nil || n == 0 {
 		return "", err
 	}
@@ -190,11 +191,15 @@ func TestCancelStopsALoop(t *testing.T) {
 	for i := range elems {
 		elems[i] = ast.InternedTerm(i)
 	}
-	c := topdown.NewCancel()
-	c.Cancel()
 	in := ast.NewObject([2]*ast.Term{ast.StringTerm("xs"), ast.ArrayTerm(elems...)})
-	if _, _, err := prog.Eval(context.Background(), c, in, ast.NewObject()); !topdown.IsCancel(err) {
-		t.Fatalf("want a cancel error, got %v", err)
+	past := time.Now().Add(-time.Second)
+	if _, _, err := prog.Eval(context.Background(), past, in, ast.NewObject()); !topdown.IsCancel(err) {
+		t.Fatalf("past the deadline: want a cancel error, got %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := prog.Eval(ctx, time.Time{}, in, ast.NewObject()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled context: want context.Canceled, got %v", err)
 	}
 }
 
@@ -247,8 +252,8 @@ func TestDataPathsAreResolvedOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, an, aerr := folded.Eval(context.Background(), nil, nil, data)
-		b, bn, berr := plain.Eval(context.Background(), nil, nil, data)
+		a, an, aerr := folded.Eval(context.Background(), time.Time{}, nil, data)
+		b, bn, berr := plain.Eval(context.Background(), time.Time{}, nil, data)
 		if aerr != nil || berr != nil || an != bn || (an == 1 && !a.Equal(b)) {
 			t.Errorf("%v: folded %v (%d, %v), plain %v (%d, %v)", path, a, an, aerr, b, bn, berr)
 		}
@@ -271,7 +276,7 @@ func TestNoFoldingWhenDataIsNotThreaded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, n, err := prog.Eval(context.Background(), nil, nil, data); err != nil || n != 0 {
+	if _, n, err := prog.Eval(context.Background(), time.Time{}, nil, data); err != nil || n != 0 {
 		t.Fatalf("f reads cfg from the empty object it was given: want undefined, got n=%d err=%v", n, err)
 	}
 }
