@@ -68,21 +68,21 @@ func (p *Program) Eval(ctx context.Context, deadline time.Time, input, data ast.
 // machine is one evaluation's state, pooled: a warm evaluation reuses the
 // local stack, the memo table and the built-in argument buffer.
 type machine struct {
-	prog    *Program
+	prog     *Program
 	ctx      context.Context
 	deadline time.Time
-	bctx    topdown.BuiltinContext
-	memo    []*ast.Term
-	stack   []*ast.Term
-	high    int // the deepest the stack reached in this evaluation
-	args    []*ast.Term
-	pairs   [][2]*ast.Term
-	out     *ast.Term
-	emit    func(*ast.Term) error // m.capture, bound once
-	ret     *ast.Term
-	results []*ast.Term
-	ticks   int
-	slab    []ast.Term // unused terms of the current slab (newTerm)
+	bctx     topdown.BuiltinContext
+	memo     []*ast.Term
+	stack    []*ast.Term
+	high     int // the deepest the stack reached in this evaluation
+	args     []*ast.Term
+	pairs    [][2]*ast.Term
+	out      *ast.Term
+	emit     func(*ast.Term) error // m.capture, bound once
+	ret      *ast.Term
+	results  []*ast.Term
+	ticks    int
+	slab     []ast.Term // unused terms of the current slab (newTerm)
 }
 
 var machines = sync.Pool{New: func() any {
