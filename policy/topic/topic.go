@@ -346,6 +346,15 @@ func stem(w []byte) []byte {
 	return w
 }
 
+// stop holds function words of English, German, Spanish and French (the
+// languages Ward's detectors cover). They carry no topic but do carry the
+// language: without them a German prompt, whatever it asks, shares "der /
+// und / ist" with an app's German examples and none of it with the English
+// background topic, so the language alone would decide the scope. Words that
+// are also common English content words ("war", "man", "son", "sin",
+// "pain", "plus", "era") are left out, and so is French "dont", which is how
+// the tokenizer sees English "don't"; German "die" is kept (far more
+// frequent as an article than the English verb in prompts).
 var stop = func() map[string]bool {
 	m := map[string]bool{}
 	for _, w := range strings.Fields(`a an the and or but if of to in on at by for with from as is are was were be been
@@ -356,8 +365,29 @@ var stop = func() map[string]bool {
 		yes yeah ok okay um uh oh well really right now still yet already again much many more most
 		one two three time times day days way thing things something anything nothing im i'm i've i'd
 		don't doesn't didn't can't won't isn't it's that's there's let let's us him her his hers them
-		good great fine new old last next first other same own sure think said say says`) {
+		good great fine new old last next first other same own sure think said say says
+
+		der die das den dem des ein eine einen einem einer eines und oder aber doch denn wenn dass daß ob weil
+		als wie was wer wen wem wo wann warum wieso weshalb woher wohin welche welcher welches welchen welchem
+		ich du er sie es wir ihr mich dich sich uns euch mir dir ihm ihn ihnen mein meine meinen meinem meiner
+		dein deine deinen deinem deiner sein seine seinen seinem seiner ihre ihren ihrem ihrer unser unsere
+		ist sind bin bist seid waren wird werden wurde wurden hat habe hast haben hatte hätte kann kannst
+		können könnte muss müssen soll sollte will möchte würde würden nicht kein keine keinen keinem auch noch
+		nur schon sehr so zu zum zur im am auf aus bei mit nach von vom vor für über unter um durch gegen ohne
+		bis seit hier da dort dann jetzt nun mal bitte ja nein gibt gib alle alles etwas diese dieser dieses
+		diesen diesem gerne gern viel viele
+
+		el la los las un una unos unas y o pero que qué de del al en con por para sobre entre es son está
+		están estoy soy eres ser fue me te se nos le les lo mi mis tu tus su sus yo tú él ella ellos ellas
+		nosotros usted como cómo cuál cuáles cuando cuándo donde dónde quién porque muy más ya también sí si
+		hay este esta estos estas ese esa eso esto algo todo todos puedo puedes
+
+		le la les un une des du de et ou mais que qui quoi où est sont suis es être ai as avons avez
+		ont je tu il elle nous vous ils elles moi toi lui leur leurs mon ma mes ton ta tes sa ses notre nos
+		votre vos ce cette ces cet ne pas au aux dans sur pour par avec sans sous comme quand comment
+		pourquoi quel quelle quels quelles très aussi tout tous toute toutes peux peut`) {
 		m[w] = true
 	}
+	delete(m, "son") // Spanish "son" (are) is the English noun
 	return m
 }()

@@ -206,3 +206,49 @@ apps:
 		t.Error("Load: want error")
 	}
 }
+
+// TestLanguageIsNotATopic: an app whose examples are German must judge a
+// German prompt by what it asks, not by its function words. Before German
+// stop words, "Schreibe mir bitte ein Gedicht über die Liebe und das Meer"
+// was in scope of a German ordering app through "mir / bitte / ein / die /
+// und / das" alone.
+func TestLanguageIsNotATopic(t *testing.T) {
+	c, err := New(map[string]AppSpec{
+		"bestellung": {Allowed: map[string][]string{"bestellen": {
+			"Ich möchte zwei Burritos mit Hähnchen bestellen",
+			"Kann ich bei meiner Bestellung noch eine Guacamole dazu haben?",
+			"Wann kommt meine Lieferung an?",
+			"Ist der vegetarische Burrito auch vegan?",
+			"Bitte storniere meine Bestellung, die ich gerade aufgegeben habe",
+			"Habt ihr Tortillas ohne Gluten?",
+			"Wie lange dauert die Lieferung zu mir nach Hause?",
+		}}},
+		"pedidos": {Allowed: map[string][]string{"pedir": {
+			"Quiero pedir dos burritos de pollo",
+			"¿Puedo añadir guacamole a mi pedido?",
+			"¿Cuándo llega mi pedido a casa?",
+			"¿El burrito vegetariano es vegano?",
+			"Cancela mi pedido, por favor",
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		app, text string
+		inScope   bool
+	}{
+		{"bestellung", "Ich möchte einen Burrito mit extra Guacamole bestellen", true},
+		{"bestellung", "Wann kommt die Lieferung für meine Bestellung?", true},
+		{"bestellung", "Schreibe mir bitte ein Gedicht über die Liebe und das Meer", false},
+		{"bestellung", "Ich möchte, dass du mir die Relativitätstheorie erklärst", false},
+		{"pedidos", "Quiero pedir un burrito vegano", true},
+		{"pedidos", "Escribe un poema sobre el mar y la noche para mí", false},
+	}
+	for _, tt := range tests {
+		r := c.Classify(tt.app, tt.text)
+		if got := r.InScopeAt(DefaultThreshold); got != tt.inScope {
+			t.Errorf("%s: %q: in_scope %.3f (nearest %s), want in scope %v", tt.app, tt.text, r.InScope, r.Nearest, tt.inScope)
+		}
+	}
+}
