@@ -5,7 +5,10 @@
 //	go run ./test/eval/injection -data ../shared/datasets/injection -dev   # development: no deepset test rows
 //
 // It prints, per file (and split) and per language, precision, recall, F1 and
-// false-positive rate at the default threshold, then a threshold sweep.
+// false-positive rate at the default threshold, then a threshold sweep, the
+// topic-scope table, and deepset as a deployed app (detector + topic scope
+// through rego/injection.rego and rego/scope.rego; deployed.go): k-fold
+// cross-validation on deepset train, then deepset test once.
 // Weights are fitted by ./policy/injection/internal/train on deepset's train
 // split only; -dev drops deepset's test rows at load so that development runs
 // never see test numbers, and -show never prints test rows.
@@ -59,6 +62,8 @@ func run(args []string, out io.Writer) error {
 	learned := fs.Bool("learned", false, "score with the opt-in learned text model (injection.Options.Learned)")
 	dev := fs.Bool("dev", false, "drop deepset's test split at load (use while developing; report without it)")
 	topicPer := fs.Int("topic-examples", 3, "training prompts per banking intent / MedQuAD question type for the topic-scope table (0: skip)")
+	folds := fs.Int("deployed-folds", 5, "cross-validation folds on deepset train for the deployed-app section (detector + topic scope; 0: skip)")
+	showScope := fs.Bool("show-scope", false, "with the deployed-app section: print deepset train rows the out-of-fold scope gets wrong (development; test rows are never printed)")
 	show := fs.String("show", "", "print misclassified rows of groups containing this string (development; test-split rows and deepset rows outside its train split are never printed)")
 	showAll := fs.Bool("all", false, "with -show: print every row of the group, not only the misclassified ones")
 	if err := fs.Parse(args); err != nil {
@@ -94,7 +99,13 @@ func run(args []string, out io.Writer) error {
 	reportDocuments(det, rows, *threshold, out)
 	if *topicPer > 0 {
 		fmt.Fprintln(out)
-		return evalTopic(rows, *topicPer, out)
+		if err := evalTopic(rows, *topicPer, out); err != nil {
+			return err
+		}
+	}
+	if *folds > 1 {
+		fmt.Fprintln(out)
+		return evalDeployed(rows, *folds, *showScope, out)
 	}
 	return nil
 }

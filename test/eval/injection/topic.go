@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sort"
@@ -34,11 +35,26 @@ func evalTopic(rows []row, perClass int, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ctx := context.Background()
+	pe, err := newPolicyEval(ctx, map[string][]string{"banking": {"banking"}, "medical": {"medical"}})
+	if err != nil {
+		return err
+	}
 	type agg struct{ n, inB, inM int }
 	res := map[string]*agg{}
-	for _, r := range rows {
+	// own: the deployed verdict on each app's own (benign) rows.
+	own := map[string]*triple{"banking": {}, "medical": {}}
+	for i := range rows {
+		r := &rows[i]
 		if train[r.ID] {
 			continue
+		}
+		if app := map[string]string{"banking77_test": "banking", "medquad_questions_sample": "medical"}[r.file]; app != "" {
+			v, err := pe.decide(ctx, app, r.res, c.Classify(app, r.Text))
+			if err != nil {
+				return err
+			}
+			own[app].add(r, v)
 		}
 		a := res[r.group]
 		if a == nil {
@@ -66,6 +82,14 @@ func evalTopic(rows []row, perClass int, out io.Writer) error {
 	for _, g := range groups {
 		a := res[g]
 		fmt.Fprintf(out, "| %s | %d | %.3f | %.3f |\n", g, a.n, float64(a.inB)/float64(a.n), float64(a.inM)/float64(a.n))
+	}
+	fmt.Fprintln(out, "\nDeployed verdict on each app's own benign rows (rego/injection.rego or rego/scope.rego denies; same apps, same excluded training rows):")
+	fmt.Fprintln(out, "\n| app | rows | denied by detector | denied by scope | denied (combined) | FPR combined |")
+	fmt.Fprintln(out, "|---|--:|--:|--:|--:|--:|")
+	for _, app := range []string{"banking", "medical"} {
+		t := own[app]
+		n := t.both.fp + t.both.tn
+		fmt.Fprintf(out, "| %s | %d | %d | %d | %d | %s |\n", app, n, t.det.fp, t.scope.fp, t.both.fp, f(t.both.fpr()))
 	}
 	return nil
 }
