@@ -393,14 +393,16 @@ func (e *Engine) decide(ctx context.Context, snap *snapshot, ep string, in *Inpu
 	if err != nil {
 		return failClosed(err), err
 	}
-	input := in.ast(snap.parts)
 	var t *ast.Term
 	var n int
 	if p.prog != nil && tracer == nil {
-		// The plan evaluator reads the clock and ctx itself, every few
-		// dozen steps: no timer or callback per decision.
+		// The plan evaluator builds the parts of the input it reads, and
+		// reads the clock and ctx itself every few dozen steps: no timer
+		// or callback per decision.
+		input := &lazyInput{in: in, p: snap.parts, b: builder{findings: snap.parts.findings}}
 		t, n, err = evalPlan(ctx, snap, p, time.Now().Add(e.opts.Timeout), input)
 	} else {
+		input := in.ast(snap.parts)
 		// The deadline and the caller's cancellation stop topdown through
 		// one topdown.Cancel: a timer and a context callback, instead of a
 		// derived context plus the goroutine OPA starts per evaluation.

@@ -340,47 +340,94 @@ type parts struct {
 
 var allParts = parts{findings: true, messages: true, tools: true, toolCalls: true}
 
+// topKeys are the document's top-level keys, in the order ast adds them.
+var topKeys = [...]*ast.Term{
+	kVersion, kPhase, kProfile, kIdentity, kProvider, kModel, kEndpoint, kStream,
+	kDetectors, kTokens, kRoute, kMessages, kTools, kToolCalls, kOutput,
+}
+
 // ast builds the document with the parts p selects; a part left out is
 // an absent key.
 func (in *Input) ast(p parts) ast.Value {
-	version := in.Version
-	if version == 0 {
-		version = InputVersion
-	}
 	b := builder{slab: make([]ast.Term, in.termEstimate(p)), findings: p.findings}
-	pairs := make([][2]*ast.Term, 0, 15)
-	pairs = append(pairs,
-		[2]*ast.Term{kVersion, b.int(int64(version))},
-		[2]*ast.Term{kPhase, b.str(string(in.Phase))},
-		[2]*ast.Term{kProfile, b.str(in.Profile)},
-		[2]*ast.Term{kIdentity, b.obj(
+	pairs := make([][2]*ast.Term, 0, len(topKeys))
+	for _, k := range topKeys {
+		if v := in.top(&b, p, string(k.Value.(ast.String))); v != nil {
+			pairs = append(pairs, [2]*ast.Term{k, v})
+		}
+	}
+	return ast.NewObject(pairs...)
+}
+
+// top builds the value of the document's top-level key name (nil: the
+// document does not have it). ast and the plan evaluator's lazyInput both
+// build through it, so the two cannot disagree.
+func (in *Input) top(b *builder, p parts, name string) *ast.Term {
+	switch name {
+	case "version":
+		version := in.Version
+		if version == 0 {
+			version = InputVersion
+		}
+		return b.int(int64(version))
+	case "phase":
+		return b.str(string(in.Phase))
+	case "profile":
+		return b.str(in.Profile)
+	case "identity":
+		return b.obj(
 			[2]*ast.Term{kTeam, b.str(in.Identity.Team)},
 			[2]*ast.Term{kApp, b.str(in.Identity.App)},
 			[2]*ast.Term{kKeyID, b.str(in.Identity.KeyID)},
 			[2]*ast.Term{kEndUser, b.str(in.Identity.EndUser)},
-		)},
-		[2]*ast.Term{kProvider, b.str(in.Provider)},
-		[2]*ast.Term{kModel, b.str(in.Model)},
-		[2]*ast.Term{kEndpoint, b.str(in.Endpoint)},
-		[2]*ast.Term{kStream, boolean(in.Stream)},
-		[2]*ast.Term{kDetectors, b.detectors(&in.Detectors)},
-		[2]*ast.Term{kTokens, b.tokens(&in.Tokens)},
-		[2]*ast.Term{kRoute, b.route(&in.Route)},
-	)
-	if p.messages {
-		pairs = append(pairs, [2]*ast.Term{kMessages, b.messages(in.Messages)})
+		)
+	case "provider":
+		return b.str(in.Provider)
+	case "model":
+		return b.str(in.Model)
+	case "endpoint":
+		return b.str(in.Endpoint)
+	case "stream":
+		return boolean(in.Stream)
+	case "detectors":
+		return b.detectors(&in.Detectors)
+	case "tokens":
+		return b.tokens(&in.Tokens)
+	case "route":
+		return b.route(&in.Route)
+	case "messages":
+		if p.messages {
+			return b.messages(in.Messages)
+		}
+	case "tools":
+		if p.tools {
+			return b.tools(in.Tools)
+		}
+	case "tool_calls":
+		if p.toolCalls {
+			return b.toolCalls(in.ToolCalls)
+		}
+	case "output":
+		if in.Output != nil {
+			return b.output(in.Output)
+		}
 	}
-	if p.tools {
-		pairs = append(pairs, [2]*ast.Term{kTools, b.tools(in.Tools)})
-	}
-	if p.toolCalls {
-		pairs = append(pairs, [2]*ast.Term{kToolCalls, b.toolCalls(in.ToolCalls)})
-	}
-	if in.Output != nil {
-		pairs = append(pairs, [2]*ast.Term{kOutput, b.output(in.Output)})
-	}
-	return ast.NewObject(pairs...)
+	return nil
 }
+
+// lazyInput is the document for the plan evaluator (plan.Input): each
+// top-level part is built when the policy first reads it, so parts no
+// rule reads (the endpoint, the stream flag, most of the detectors for a
+// lighter policy) cost nothing, and neither does the document object.
+type lazyInput struct {
+	in *Input
+	p  parts
+	b  builder
+}
+
+func (l *lazyInput) Top(name string) *ast.Term { return l.in.top(&l.b, l.p, name) }
+
+func (l *lazyInput) Value() ast.Value { return l.in.ast(l.p) }
 
 // termEstimate sizes the slab so one allocation usually suffices.
 func (in *Input) termEstimate(p parts) int {

@@ -95,7 +95,7 @@ func planQuery(ctx context.Context, c *ast.Compiler, store storage.Store, data a
 
 // evalPlan evaluates the compiled plan. Its result set has one object per
 // result, holding the entrypoint's value under the query variable.
-func evalPlan(ctx context.Context, snap *snapshot, p *prepared, deadline time.Time, input ast.Value) (*ast.Term, int, error) {
+func evalPlan(ctx context.Context, snap *snapshot, p *prepared, deadline time.Time, input plan.Input) (*ast.Term, int, error) {
 	r, n, err := p.prog.Eval(ctx, deadline, input, snap.data.root)
 	if err != nil || n != 1 {
 		return nil, n, err

@@ -10,6 +10,8 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/wardhq/ward/policy/internal/plan"
 )
 
 // The plan evaluator must give the same answer as topdown, OPA's
@@ -29,7 +31,7 @@ func bothWays(t *testing.T, e *Engine, ep string, input ast.Value) (*ast.Term, e
 	if p.prog == nil {
 		t.Fatalf("%s is not planned: %v", ep, p.planErr)
 	}
-	pt, pn, perr := evalPlan(ctx, snap, p, time.Time{}, input)
+	pt, pn, perr := evalPlan(ctx, snap, p, time.Time{}, plan.ValueInput(input))
 	tt, tn, terr := evalTopdown(ctx, snap, p, topdown.NewCancel(), input, nil)
 	if (perr == nil) != (terr == nil) {
 		t.Fatalf("plan error %v, topdown error %v", perr, terr)

@@ -33,6 +33,8 @@ type Program struct {
 	main       []block // the query plan's blocks
 	mainLocals int
 	memoSize   int
+	inputSlots []inputSlot
+	wholeInput bool // the plan uses the input document other than by constant paths
 }
 
 type function struct {
@@ -162,7 +164,7 @@ func Compile(p *ir.Policy, data ast.Value) (*Program, error) {
 	if p == nil || p.Plans == nil || len(p.Plans.Plans) != 1 {
 		return nil, fmt.Errorf("plan: want exactly one query plan: %w", ErrUnsupported)
 	}
-	c := &compiler{policy: p, byName: map[string]int{}, data: data, dataLocal: -1}
+	c := &compiler{policy: p, byName: map[string]int{}, data: data, dataLocal: -1, inputLocal: -1, slotIDs: map[slotKey]int32{}}
 	if p.Static != nil {
 		c.strings = make([]*ast.Term, len(p.Static.Strings))
 		for i, s := range p.Static.Strings {
@@ -174,6 +176,7 @@ func Compile(p *ir.Policy, data ast.Value) (*Program, error) {
 		fns = p.Funcs.Funcs
 	}
 	prog := &Program{funcs: make([]*function, len(fns))}
+	c.prog = prog
 	memo := 0
 	for i, f := range fns {
 		c.byName[f.Name] = i
@@ -189,9 +192,11 @@ func Compile(p *ir.Policy, data ast.Value) (*Program, error) {
 		}
 		prog.funcs[i] = fn
 	}
-	if data != nil && !dataThreaded(p, c.byName) {
+	if data != nil && !threaded(p, c.byName, 1) {
 		c.data = nil // fold nothing: some call passes another value as data
 	}
+	foldInput, wholeInput := inputFolding(p, c.byName)
+	prog.wholeInput = wholeInput
 	var errs []error
 	for i, f := range fns {
 		fn := prog.funcs[i]
@@ -203,6 +208,11 @@ func Compile(p *ir.Policy, data ast.Value) (*Program, error) {
 		c.dataLocal = -1
 		if len(f.Params) >= 2 && !writes(f.Blocks, f.Params[1]) {
 			c.dataLocal = f.Params[1]
+		}
+		// And the first is the input document.
+		c.inputLocal = -1
+		if foldInput {
+			c.inputLocal = f.Params[0]
 		}
 		blocks, err := c.blocks(f.Blocks)
 		if err != nil {
@@ -217,6 +227,10 @@ func Compile(p *ir.Policy, data ast.Value) (*Program, error) {
 	if !writes(p.Plans.Plans[0].Blocks, 1) {
 		c.dataLocal = 1
 	}
+	c.inputLocal = -1
+	if foldInput {
+		c.inputLocal = 0
+	}
 	main, err := c.blocks(p.Plans.Plans[0].Blocks)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("query: %w", err))
@@ -230,12 +244,15 @@ func Compile(p *ir.Policy, data ast.Value) (*Program, error) {
 }
 
 type compiler struct {
-	policy    *ir.Policy
-	data      ast.Value
-	dataLocal ir.Local // the current function's data parameter, -1 if unknown
-	strings   []*ast.Term
-	byName    map[string]int
-	maxLocal  int32
+	policy     *ir.Policy
+	prog       *Program
+	data       ast.Value
+	dataLocal  ir.Local // the current function's data parameter, -1 if unknown
+	inputLocal ir.Local // the current function's input parameter, -1: do not fold input paths
+	slotIDs    map[slotKey]int32
+	strings    []*ast.Term
+	byName     map[string]int
+	maxLocal   int32
 }
 
 func (c *compiler) local(l ir.Local) int32 {
@@ -284,6 +301,11 @@ func (c *compiler) block(b *ir.Block) (block, error) {
 	out := make(block, 0, len(b.Stmts))
 	for i := 0; i < len(b.Stmts); i++ {
 		if cs, n := c.dataPath(b.Stmts[i:]); n > 0 {
+			out = append(out, cs)
+			i += n - 1
+			continue
+		}
+		if cs, n := c.inputPath(b.Stmts[i:]); n > 0 {
 			out = append(out, cs)
 			i += n - 1
 			continue
@@ -497,18 +519,19 @@ func (c *compiler) dataPath(ss []ir.Stmt) (stmt, int) {
 	return st, n
 }
 
-// dataThreaded reports whether every call of a plan function passes the
-// caller's own data document on as its second argument (the main plan's
-// local 1, a function's second parameter), as OPA's planner does. Folding
-// data paths inside functions relies on it.
-func dataThreaded(p *ir.Policy, funcs map[string]int) bool {
+// threaded reports whether every call of a plan function passes the
+// caller's own input (arg 0) or data (arg 1) document on as that argument
+// (the main plan's local 0 or 1, a function's first or second parameter),
+// as OPA's planner does. Folding input and data paths inside functions
+// relies on it.
+func threaded(p *ir.Policy, funcs map[string]int, arg int) bool {
 	ok := true
-	check := func(bs []*ir.Block, data ir.Local) {
+	check := func(bs []*ir.Block, doc ir.Local) {
 		v := &callFinder{visit: func(call *ir.CallStmt) {
 			if _, planned := funcs[call.Func]; !planned {
 				return
 			}
-			if len(call.Args) < 2 || call.Args[1].Value != ir.Local(data) {
+			if len(call.Args) <= arg || call.Args[arg].Value != ir.Local(doc) {
 				ok = false
 			}
 		}}
@@ -516,13 +539,13 @@ func dataThreaded(p *ir.Policy, funcs map[string]int) bool {
 			_ = ir.Walk(v, b)
 		}
 	}
-	check(p.Plans.Plans[0].Blocks, 1)
+	check(p.Plans.Plans[0].Blocks, ir.Local(arg))
 	if p.Funcs != nil {
 		for _, f := range p.Funcs.Funcs {
 			if len(f.Params) < 2 {
 				return false
 			}
-			check(f.Blocks, f.Params[1])
+			check(f.Blocks, f.Params[arg])
 		}
 	}
 	return ok

@@ -33,9 +33,10 @@ const checkEvery = 64
 // ctx's error. Both are checked every checkEvery calls and iterations: a
 // clock read there costs less than the timer and context callback a
 // cancellation channel would need per decision.
-func (p *Program) Eval(ctx context.Context, deadline time.Time, input, data ast.Value) (first *ast.Term, n int, err error) {
+func (p *Program) Eval(ctx context.Context, deadline time.Time, input Input, data ast.Value) (first *ast.Term, n int, err error) {
 	m := machines.Get().(*machine)
 	m.reset(p, ctx, deadline)
+	m.input = input
 	defer func() {
 		// A bug here must fail the decision (closed, by the caller), not
 		// the process. The machine is not reused after a panic.
@@ -46,8 +47,10 @@ func (p *Program) Eval(ctx context.Context, deadline time.Time, input, data ast.
 		m.release()
 	}()
 	fr := m.push(p.mainLocals)
-	if input != nil {
-		fr[0] = ast.NewTerm(input)
+	if p.wholeInput && input != nil {
+		if v := input.Value(); v != nil {
+			fr[0] = ast.NewTerm(v)
+		}
 	}
 	fr[1] = ast.NewTerm(data)
 	for _, b := range p.main {
@@ -83,6 +86,8 @@ type machine struct {
 	results  []*ast.Term
 	ticks    int
 	slab     []ast.Term // unused terms of the current slab (newTerm)
+	input    Input
+	slots    []*ast.Term // resolved input slots (inputSlot)
 }
 
 var machines = sync.Pool{New: func() any {
@@ -99,11 +104,17 @@ func (m *machine) reset(p *Program, ctx context.Context, deadline time.Time) {
 		m.memo = make([]*ast.Term, p.memoSize)
 	}
 	m.memo = m.memo[:p.memoSize]
+	if cap(m.slots) < len(p.inputSlots) {
+		m.slots = make([]*ast.Term, len(p.inputSlots))
+	}
+	m.slots = m.slots[:len(p.inputSlots)]
 	m.bctx = topdown.BuiltinContext{Context: ctx, Metrics: noMetrics}
 }
 
 func (m *machine) release() {
 	clear(m.memo)
+	clear(m.slots)
+	m.input = nil
 	clear(m.stack[:m.high]) // drop references above the stack top too
 	m.stack, m.high = m.stack[:0], 0
 	clear(m.results)
@@ -254,6 +265,14 @@ func (m *machine) exec(b block, fr []*ast.Term) (int, error) {
 		case *returnStmt:
 			m.ret = fr[s.src]
 			return returned, nil
+		case *inputPathStmt:
+			for i, slot := range s.slots {
+				v := m.inputSlot(slot)
+				if v == nil {
+					return 0, nil
+				}
+				fr[s.dsts[i]] = v
+			}
 		case *dataPathStmt:
 			for i, v := range s.vals {
 				if v == nil {

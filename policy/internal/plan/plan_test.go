@@ -48,7 +48,7 @@ func eval(t *testing.T, p *ir.Policy, input string) (string, error) {
 	if input != "" {
 		in = ast.MustParseTerm(input).Value
 	}
-	r, n, err := prog.Eval(context.Background(), time.Time{}, in, ast.NewObject())
+	r, n, err := prog.Eval(context.Background(), time.Time{}, ValueInput(in), ast.NewObject())
 	if err != nil || n == 0 {
 		return "", err
 	}
@@ -193,12 +193,12 @@ func TestCancelStopsALoop(t *testing.T) {
 	}
 	in := ast.NewObject([2]*ast.Term{ast.StringTerm("xs"), ast.ArrayTerm(elems...)})
 	past := time.Now().Add(-time.Second)
-	if _, _, err := prog.Eval(context.Background(), past, in, ast.NewObject()); !topdown.IsCancel(err) {
+	if _, _, err := prog.Eval(context.Background(), past, ValueInput(in), ast.NewObject()); !topdown.IsCancel(err) {
 		t.Fatalf("past the deadline: want a cancel error, got %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := prog.Eval(ctx, time.Time{}, in, ast.NewObject()); !errors.Is(err, context.Canceled) {
+	if _, _, err := prog.Eval(ctx, time.Time{}, ValueInput(in), ast.NewObject()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled context: want context.Canceled, got %v", err)
 	}
 }
