@@ -375,11 +375,12 @@ func (in *Input) top(b *builder, p parts, name string) *ast.Term {
 	case "profile":
 		return b.str(in.Profile)
 	case "identity":
+		id := &in.Identity
 		return b.obj(
-			[2]*ast.Term{kTeam, b.str(in.Identity.Team)},
-			[2]*ast.Term{kApp, b.str(in.Identity.App)},
-			[2]*ast.Term{kKeyID, b.str(in.Identity.KeyID)},
-			[2]*ast.Term{kEndUser, b.str(in.Identity.EndUser)},
+			[2]*ast.Term{kTeam, id.field(b, "team")},
+			[2]*ast.Term{kApp, id.field(b, "app")},
+			[2]*ast.Term{kKeyID, id.field(b, "key_id")},
+			[2]*ast.Term{kEndUser, id.field(b, "end_user")},
 		)
 	case "provider":
 		return b.str(in.Provider)
@@ -425,7 +426,50 @@ type lazyInput struct {
 	b  builder
 }
 
-func (l *lazyInput) Top(name string) *ast.Term { return l.in.top(&l.b, l.p, name) }
+// Lookup builds the value at path directly for the values policies read
+// most (detector results, identity fields, token estimates); for other
+// paths of two keys or more it lets the evaluator walk from the parent.
+func (l *lazyInput) Lookup(path []string) (*ast.Term, bool) {
+	in, b := l.in, &l.b
+	switch len(path) {
+	case 1:
+		return in.top(b, l.p, path[0]), true
+	case 2:
+		switch path[0] {
+		case "identity":
+			return in.Identity.field(b, path[1]), true
+		case "tokens":
+			return in.Tokens.field(b, path[1]), true
+		case "route":
+			if path[1] == "baa" {
+				return boolean(in.Route.BAA), true
+			}
+		}
+	case 3:
+		if path[0] != "detectors" {
+			return nil, false
+		}
+		d := &in.Detectors
+		switch path[1] {
+		case "phi":
+			if path[2] == "findings" {
+				return nil, false
+			}
+			return b.phiField(&d.PHI, path[2]), true
+		case "injection":
+			if d.Injection == nil {
+				return nil, true
+			}
+			return b.injectionField(d.Injection, path[2]), true
+		case "topic":
+			if d.Topic == nil {
+				return nil, true
+			}
+			return b.topicField(d.Topic, path[2]), true
+		}
+	}
+	return nil, false
+}
 
 func (l *lazyInput) Value() ast.Value { return l.in.ast(l.p) }
 
@@ -565,14 +609,10 @@ func (b *builder) detectors(d *Detectors) *ast.Term {
 			[2]*ast.Term{kInInput, boolean(f.InInput)},
 		)
 	}
-	count := d.PHI.Count
-	if count == 0 {
-		count = len(d.PHI.Findings)
-	}
 	phi := [][2]*ast.Term{
-		{kCount, b.int(int64(count))},
-		{kByType, b.countMap(d.PHI.ByType, d.PHI.Findings, isAny)},
-		{kNewByType, b.countMap(d.PHI.NewByType, d.PHI.Findings, isNew)},
+		{kCount, b.phiField(&d.PHI, "count")},
+		{kByType, b.phiField(&d.PHI, "by_type")},
+		{kNewByType, b.phiField(&d.PHI, "new_by_type")},
 	}
 	if b.findings {
 		phi = append(phi, [2]*ast.Term{kFindings, b.term(ast.NewArray(findings...))})
@@ -581,31 +621,102 @@ func (b *builder) detectors(d *Detectors) *ast.Term {
 	pairs[0] = [2]*ast.Term{kPHI, b.obj(phi...)}
 	if d.Injection != nil {
 		pairs = append(pairs, [2]*ast.Term{kInjection, b.obj(
-			[2]*ast.Term{kScore, b.float(d.Injection.Score)},
-			[2]*ast.Term{kRules, b.strings(d.Injection.Rules)},
+			[2]*ast.Term{kScore, b.injectionField(d.Injection, "score")},
+			[2]*ast.Term{kRules, b.injectionField(d.Injection, "rules")},
 		)})
 	}
 	if d.Topic != nil {
 		pairs = append(pairs, [2]*ast.Term{kTopic, b.obj(
-			[2]*ast.Term{kInScope, boolean(d.Topic.InScope)},
-			[2]*ast.Term{kNearest, b.sym(d.Topic.Nearest)},
-			[2]*ast.Term{kScore, b.float(d.Topic.Score)},
+			[2]*ast.Term{kInScope, b.topicField(d.Topic, "in_scope")},
+			[2]*ast.Term{kNearest, b.topicField(d.Topic, "nearest")},
+			[2]*ast.Term{kScore, b.topicField(d.Topic, "score")},
 		)})
 	}
 	return b.obj(pairs...)
 }
 
+// The field builders below make one value of a detector object; the
+// object builders and lazyInput's deep lookups both use them.
+
+func (b *builder) phiField(p *PHI, name string) *ast.Term {
+	switch name {
+	case "count":
+		count := p.Count
+		if count == 0 {
+			count = len(p.Findings)
+		}
+		return b.int(int64(count))
+	case "by_type":
+		return b.countMap(p.ByType, p.Findings, isAny)
+	case "new_by_type":
+		return b.countMap(p.NewByType, p.Findings, isNew)
+	}
+	return nil
+}
+
+func (b *builder) injectionField(in *Injection, name string) *ast.Term {
+	switch name {
+	case "score":
+		return b.float(in.Score)
+	case "rules":
+		return b.strings(in.Rules)
+	}
+	return nil
+}
+
+func (b *builder) topicField(t *Topic, name string) *ast.Term {
+	switch name {
+	case "in_scope":
+		return boolean(t.InScope)
+	case "nearest":
+		return b.sym(t.Nearest)
+	case "score":
+		return b.float(t.Score)
+	}
+	return nil
+}
+
+// field is one value of the identity object.
+func (id *Identity) field(b *builder, name string) *ast.Term {
+	switch name {
+	case "team":
+		return b.str(id.Team)
+	case "app":
+		return b.str(id.App)
+	case "key_id":
+		return b.str(id.KeyID)
+	case "end_user":
+		return b.str(id.EndUser)
+	}
+	return nil
+}
+
+// field is one value of the tokens object.
+func (t *Tokens) field(b *builder, name string) *ast.Term {
+	switch name {
+	case "prompt_estimate":
+		return b.int(t.PromptEstimate)
+	case "max_output":
+		return b.int(t.MaxOutput)
+	case "budget":
+		if bu := t.Budget; bu != nil {
+			return b.obj(
+				[2]*ast.Term{kLimit, b.float(bu.Limit)},
+				[2]*ast.Term{kSpent, b.float(bu.Spent)},
+				[2]*ast.Term{kRemaining, b.float(bu.Remaining)},
+				[2]*ast.Term{kUnit, b.str(bu.Unit)},
+			)
+		}
+	}
+	return nil
+}
+
 func (b *builder) tokens(t *Tokens) *ast.Term {
 	pairs := make([][2]*ast.Term, 2, 3)
-	pairs[0] = [2]*ast.Term{kPromptEstimate, b.int(t.PromptEstimate)}
-	pairs[1] = [2]*ast.Term{kMaxOutput, b.int(t.MaxOutput)}
-	if bu := t.Budget; bu != nil {
-		pairs = append(pairs, [2]*ast.Term{kBudget, b.obj(
-			[2]*ast.Term{kLimit, b.float(bu.Limit)},
-			[2]*ast.Term{kSpent, b.float(bu.Spent)},
-			[2]*ast.Term{kRemaining, b.float(bu.Remaining)},
-			[2]*ast.Term{kUnit, b.str(bu.Unit)},
-		)})
+	pairs[0] = [2]*ast.Term{kPromptEstimate, t.field(b, "prompt_estimate")}
+	pairs[1] = [2]*ast.Term{kMaxOutput, t.field(b, "max_output")}
+	if t.Budget != nil {
+		pairs = append(pairs, [2]*ast.Term{kBudget, t.field(b, "budget")})
 	}
 	return b.obj(pairs...)
 }

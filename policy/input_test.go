@@ -254,3 +254,89 @@ func TestInputPartsOnlyWhenRead(t *testing.T) {
 		}
 	}
 }
+
+// The plan evaluator reads the input through lazyInput.Lookup, which
+// builds some deep values on their own. Every path it answers must give
+// exactly what walking the whole document gives, for every part
+// selection and with optional parts present and absent.
+func TestLazyInputMatchesDocument(t *testing.T) {
+	rich := clinicalInput(600)
+	rich.Detectors.Injection = &Injection{Score: 0.75, Rules: []string{"ignore_previous", "dan"}}
+	rich.Detectors.PHI.Findings[0].Role, rich.Detectors.PHI.Findings[0].InInput = "output", false
+	rich.Tokens.Budget = &Budget{Limit: 100, Spent: 99.5, Remaining: 0.5, Unit: "usd"}
+	rich.Route = Route{Name: "azure", BAA: true, AllowedPHI: []string{"MRN"}}
+	rich.Output = &Output{Text: "ok", Window: "ok", FinishReason: "stop", Usage: Usage{OutputTokens: 7, Present: true}}
+	summarised := clinicalInput(300)
+	summarised.Detectors.PHI.Count = 3
+	summarised.Detectors.PHI.ByType = map[string]int{"SSN": 2, "MRN": 1}
+	summarised.Detectors.PHI.NewByType = map[string]int{}
+	summarised.Detectors.Topic = nil
+	inputs := map[string]*Input{"rich": rich, "summarised": summarised, "empty": {}}
+	// Names no document has, at every level.
+	extra := []string{"nope", "budget", "findings", "injection", "topic", "phi", "score", "baa", "in_scope"}
+	for name, in := range inputs {
+		for _, p := range []parts{{}, allParts} {
+			doc := in.ast(p)
+			var paths [][]string
+			var collect func(v ast.Value, path []string)
+			collect = func(v ast.Value, path []string) {
+				if len(path) > 0 {
+					paths = append(paths, path)
+				}
+				if len(path) == 3 {
+					return
+				}
+				keys := append([]string(nil), extra...)
+				if obj, ok := v.(ast.Object); ok {
+					for _, k := range obj.Keys() {
+						keys = append(keys, string(k.Value.(ast.String)))
+					}
+				}
+				for _, k := range keys {
+					next := append(append([]string(nil), path...), k)
+					if c := get(v, k); c != nil {
+						collect(c.Value, next)
+					} else {
+						collect(nil, next) // and deeper under an absent key
+					}
+				}
+			}
+			collect(doc, nil)
+			for _, path := range paths {
+				want := walk(doc, path)
+				lazy := &lazyInput{in: in, p: p, b: builder{findings: p.findings}}
+				got, ok := lazy.Lookup(path)
+				if !ok {
+					if len(path) == 1 {
+						t.Errorf("%s %+v: Lookup(%v) must answer top-level keys", name, p, path)
+					}
+					continue
+				}
+				if (got == nil) != (want == nil) || (got != nil && got.Value.Compare(want.Value) != 0) {
+					t.Errorf("%s %+v: Lookup(%v) = %v, the document has %v", name, p, path, got, want)
+				}
+			}
+			if v := (&lazyInput{in: in, p: p}).Value(); v.Compare(doc) != 0 {
+				t.Errorf("%s %+v: Value() differs from the document", name, p)
+			}
+		}
+	}
+}
+
+func get(v ast.Value, key string) *ast.Term {
+	if obj, ok := v.(ast.Object); ok {
+		return obj.Get(ast.StringTerm(key))
+	}
+	return nil
+}
+
+func walk(v ast.Value, path []string) *ast.Term {
+	var t *ast.Term
+	for _, k := range path {
+		if t = get(v, k); t == nil {
+			return nil
+		}
+		v = t.Value
+	}
+	return t
+}

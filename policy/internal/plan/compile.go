@@ -213,6 +213,7 @@ func Compile(p *ir.Policy, data ast.Value) (*Program, error) {
 		c.inputLocal = -1
 		if foldInput {
 			c.inputLocal = f.Params[0]
+			c.exposed = exposedPrefixes(f.Blocks, c.inputLocal, len(c.strings))
 		}
 		blocks, err := c.blocks(f.Blocks)
 		if err != nil {
@@ -230,6 +231,7 @@ func Compile(p *ir.Policy, data ast.Value) (*Program, error) {
 	c.inputLocal = -1
 	if foldInput {
 		c.inputLocal = 0
+		c.exposed = exposedPrefixes(p.Plans.Plans[0].Blocks, 0, len(c.strings))
 	}
 	main, err := c.blocks(p.Plans.Plans[0].Blocks)
 	if err != nil {
@@ -250,6 +252,7 @@ type compiler struct {
 	dataLocal  ir.Local // the current function's data parameter, -1 if unknown
 	inputLocal ir.Local // the current function's input parameter, -1: do not fold input paths
 	slotIDs    map[slotKey]int32
+	exposed    map[ir.Local]bool // locals whose input-run prefix value may be read (exposedPrefixes)
 	strings    []*ast.Term
 	byName     map[string]int
 	maxLocal   int32

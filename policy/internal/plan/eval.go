@@ -266,12 +266,15 @@ func (m *machine) exec(b block, fr []*ast.Term) (int, error) {
 			m.ret = fr[s.src]
 			return returned, nil
 		case *inputPathStmt:
-			for i, slot := range s.slots {
-				v := m.inputSlot(slot)
+			for i, dst := range s.dsts {
+				if dst < 0 {
+					continue
+				}
+				v := m.inputSlot(s.slots[i])
 				if v == nil {
 					return 0, nil
 				}
-				fr[s.dsts[i]] = v
+				fr[dst] = v
 			}
 		case *dataPathStmt:
 			for i, v := range s.vals {
