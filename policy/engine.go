@@ -399,8 +399,11 @@ func (e *Engine) decide(ctx context.Context, snap *snapshot, ep string, in *Inpu
 		// The plan evaluator builds the parts of the input it reads, and
 		// reads the clock and ctx itself every few dozen steps: no timer
 		// or callback per decision.
-		input := &lazyInput{in: in, p: snap.parts, b: builder{findings: snap.parts.findings}}
+		input := lazyInputs.Get().(*lazyInput)
+		*input = lazyInput{in: in, p: snap.parts, b: builder{findings: snap.parts.findings}}
 		t, n, err = evalPlan(ctx, snap, p, time.Now().Add(e.opts.Timeout), input)
+		*input = lazyInput{} // what it built lives on in t, not here
+		lazyInputs.Put(input)
 	} else {
 		input := in.ast(snap.parts)
 		// The deadline and the caller's cancellation stop topdown through

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"strconv"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -473,6 +474,10 @@ func (l *lazyInput) Lookup(path []string) (*ast.Term, bool) {
 
 func (l *lazyInput) Value() ast.Value { return l.in.ast(l.p) }
 
+// lazyInputs recycles the per-decision lazyInput (most of its size is the
+// builder's string cache); the evaluator holds it only during Eval.
+var lazyInputs = sync.Pool{New: func() any { return new(lazyInput) }}
+
 // termEstimate sizes the slab so one allocation usually suffices.
 func (in *Input) termEstimate(p parts) int {
 	n := 40 + 2*len(in.Route.AllowedPHI)
@@ -545,11 +550,12 @@ func (b *builder) strings(ss []string) *ast.Term {
 // findings selected by keep.
 func (b *builder) countMap(m map[string]int, findings []Finding, keep func(*Finding) bool) *ast.Term {
 	if m == nil {
-		// Derive in document order without a Go map: types are few.
+		// Derive in document order without a Go map (types are few), then
+		// build the object at its final size.
 		var types [16]string
 		var counts [16]int64
+		var more map[string]int64 // beyond 16 distinct types
 		n := 0
-		obj := ast.NewObject()
 		for i := range findings {
 			f := &findings[i]
 			if !keep(f) {
@@ -559,28 +565,28 @@ func (b *builder) countMap(m map[string]int, findings []Finding, keep func(*Find
 			for j < n && types[j] != f.Type {
 				j++
 			}
-			if j == n {
-				if n == len(types) {
-					// Many distinct types: fall back to the object itself.
-					k := b.sym(f.Type)
-					prev := obj.Get(k)
-					c := int64(1)
-					if prev != nil {
-						c0, _ := prev.Value.(ast.Number).Int64()
-						c = c0 + 1
-					}
-					obj.Insert(k, b.int(c))
-					continue
-				}
-				types[n] = f.Type
+			switch {
+			case j < n:
+				counts[j]++
+			case n < len(types):
+				types[n], counts[n] = f.Type, 1
 				n++
+			default:
+				if more == nil {
+					more = map[string]int64{}
+				}
+				more[f.Type]++
 			}
-			counts[j]++
 		}
+		var buf [16][2]*ast.Term
+		pairs := buf[:0]
 		for j := range n {
-			obj.Insert(b.sym(types[j]), b.int(counts[j]))
+			pairs = append(pairs, [2]*ast.Term{b.sym(types[j]), b.int(counts[j])})
 		}
-		return b.term(obj)
+		for t, c := range more {
+			pairs = append(pairs, [2]*ast.Term{b.sym(t), b.int(c)})
+		}
+		return b.term(ast.NewObject(pairs...))
 	}
 	pairs := make([][2]*ast.Term, 0, len(m))
 	for t, c := range m {
