@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
@@ -310,6 +311,13 @@ func (c *compiler) block(b *ir.Block) (block, error) {
 		}
 		if cs, n := c.inputPath(b.Stmts[i:]); n > 0 {
 			out = append(out, cs)
+			i += n - 1
+			continue
+		}
+		if cs, n, err := c.objectLiteral(b.Stmts[i:]); err != nil {
+			return nil, err
+		} else if n > 0 {
+			out = append(out, cs...)
 			i += n - 1
 			continue
 		}
@@ -635,41 +643,12 @@ func (w *writeFinder) Visit(x any) (ir.Visitor, error) {
 	return w, nil
 }
 
-// literal fuses a MakeObjectStmt or MakeArrayStmt and the inserts or
-// appends that directly follow it into one statement that builds the value
-// at its final size: one allocation instead of one per element. It returns
-// how many statements it consumed (0: no fusion). Object keys must be
-// distinct constants, so the result is the same as inserting one by one.
+// literal fuses a MakeArrayStmt and the appends that directly follow it
+// into one statement that builds the array at its final size: one
+// allocation instead of one per element. It returns how many statements
+// it consumed (0: no fusion).
 func (c *compiler) literal(ss []ir.Stmt) (stmt, int, error) {
 	switch mk := ss[0].(type) {
-	case *ir.MakeObjectStmt:
-		lit := &objectLiteral{dst: c.local(mk.Target)}
-		seen := map[string]bool{}
-		n := 1
-		for ; n < len(ss); n++ {
-			ins, ok := ss[n].(*ir.ObjectInsertStmt)
-			if !ok || ins.Object != mk.Target {
-				break
-			}
-			idx, ok := ins.Key.Value.(ir.StringIndex)
-			if !ok || int(idx) < 0 || int(idx) >= len(c.strings) || seen[c.policy.Static.Strings[idx].Value] {
-				break
-			}
-			if v, isLocal := ins.Value.Value.(ir.Local); isLocal && v == mk.Target {
-				break
-			}
-			val, err := c.operand(ins.Value)
-			if err != nil {
-				return nil, 0, err
-			}
-			seen[c.policy.Static.Strings[idx].Value] = true
-			lit.keys = append(lit.keys, c.strings[idx])
-			lit.vals = append(lit.vals, val)
-		}
-		if n == 1 {
-			return nil, 0, nil
-		}
-		return lit, n, nil
 	case *ir.MakeArrayStmt:
 		lit := &arrayLiteral{dst: c.local(mk.Target)}
 		n := 1
@@ -693,6 +672,105 @@ func (c *compiler) literal(ss []ir.Stmt) (stmt, int, error) {
 		return lit, n, nil
 	}
 	return nil, 0, nil
+}
+
+// objectLiteral fuses a MakeObjectStmt and its inserts into one statement
+// that builds the object at its final size. OPA plans an object term
+// {k1: v1, k2: v2} as MakeObject, then each value's statements followed by
+// its insert, so the inserts are spread out; they are collected up to the
+// last one as long as nothing else in between mentions the object, and
+// the object is built where the last insert was. That reads each value's
+// local later than its insert did, so an insert is only taken when nothing
+// up to the last one writes its value's local. Object keys must be
+// distinct constants, so the result is the same as inserting one by one.
+// Returns the compiled statements replacing the first n of ss (0: none).
+func (c *compiler) objectLiteral(ss []ir.Stmt) ([]stmt, int, error) {
+	mk, ok := ss[0].(*ir.MakeObjectStmt)
+	if !ok {
+		return nil, 0, nil
+	}
+	var inserts []int // indexes into ss
+	seen := map[string]bool{}
+	for j := 1; j < len(ss); j++ {
+		ins, ok := ss[j].(*ir.ObjectInsertStmt)
+		if ok && ins.Object == mk.Target {
+			idx, isStr := ins.Key.Value.(ir.StringIndex)
+			if !isStr || int(idx) < 0 || int(idx) >= len(c.strings) || seen[c.policy.Static.Strings[idx].Value] {
+				break
+			}
+			if v, isLocal := ins.Value.Value.(ir.Local); isLocal && v == mk.Target {
+				break
+			}
+			seen[c.policy.Static.Strings[idx].Value] = true
+			inserts = append(inserts, j)
+			continue
+		}
+		if mentionsDeep(ss[j], mk.Target) {
+			break
+		}
+	}
+	// Drop inserts whose value local is written before the (new) last
+	// insert, until every value is still the same when it is read.
+	for len(inserts) > 0 {
+		last := inserts[len(inserts)-1]
+		keep := len(inserts)
+		for i, j := range inserts {
+			v, isLocal := ss[j].(*ir.ObjectInsertStmt).Value.Value.(ir.Local)
+			if isLocal && writes([]*ir.Block{{Stmts: ss[j+1 : last+1]}}, v) {
+				keep = i
+				break
+			}
+		}
+		if keep == len(inserts) {
+			break
+		}
+		inserts = inserts[:keep]
+	}
+	if len(inserts) == 0 {
+		return nil, 0, nil
+	}
+	lit := &objectLiteral{dst: c.local(mk.Target)}
+	var out []stmt
+	from := 1 // start of the statements since the previous insert
+	for _, j := range inserts {
+		// The statements between two inserts are compiled together, so
+		// paths and literals among them fuse as in any block.
+		cs, err := c.block(&ir.Block{Stmts: ss[from:j]})
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, cs...)
+		ins := ss[j].(*ir.ObjectInsertStmt)
+		val, err := c.operand(ins.Value)
+		if err != nil {
+			return nil, 0, err
+		}
+		lit.keys = append(lit.keys, c.strings[ins.Key.Value.(ir.StringIndex)])
+		lit.vals = append(lit.vals, val)
+		from = j + 1
+	}
+	return append(out, lit), from, nil
+}
+
+// mentionsDeep reports whether s or any statement nested in it mentions l.
+func mentionsDeep(s ir.Stmt, l ir.Local) bool {
+	v := &mentionFinder{local: l}
+	_ = ir.Walk(v, s)
+	return v.found
+}
+
+type mentionFinder struct {
+	local ir.Local
+	found bool
+}
+
+func (*mentionFinder) Before(any) {}
+func (*mentionFinder) After(any)  {}
+func (f *mentionFinder) Visit(x any) (ir.Visitor, error) {
+	if s, ok := x.(ir.Stmt); ok && mentions(reflect.ValueOf(s).Elem(), f.local) {
+		f.found = true
+	}
+	return f, nil
 }
 
 func (c *compiler) isType(o ir.Operand, kind byte) (stmt, error) {

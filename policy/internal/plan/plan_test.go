@@ -145,6 +145,49 @@ func TestControlFlow(t *testing.T) {
 			want:  `"v"`,
 		},
 		{
+			// OPA plans {"a": 1, "b": 2} as MakeObject, then each value's
+			// statements and its insert: one object built at the end.
+			name: "object literal: inserts spread over the value statements",
+			p: policyOf([]string{"a", "b"}, nil, blk(with([]ir.Stmt{
+				&ir.MakeObjectStmt{Target: 5},
+				num(1, 6), &ir.ObjectInsertStmt{Key: str(1), Value: l(6), Object: 5},
+				num(2, 7), &ir.ObjectInsertStmt{Key: str(2), Value: l(7), Object: 5},
+			}, result(5)...)...)),
+			want: `{"a": 1, "b": 2}`,
+		},
+		{
+			name: "object literal: a value's local written after its insert",
+			p: policyOf([]string{"a", "b"}, nil, blk(with([]ir.Stmt{
+				&ir.MakeObjectStmt{Target: 5},
+				num(1, 6), &ir.ObjectInsertStmt{Key: str(1), Value: l(6), Object: 5},
+				num(9, 6), &ir.ObjectInsertStmt{Key: str(2), Value: l(6), Object: 5},
+			}, result(5)...)...)),
+			want: `{"a": 1, "b": 9}`,
+		},
+		{
+			name: "object literal: the object read between its inserts",
+			p: policyOf([]string{"a", "b"}, nil, blk(with([]ir.Stmt{
+				&ir.MakeObjectStmt{Target: 5},
+				num(1, 6), &ir.ObjectInsertStmt{Key: str(1), Value: l(6), Object: 5},
+				&ir.AssignVarStmt{Source: l(5), Target: 8},
+				num(2, 7), &ir.ObjectInsertStmt{Key: str(2), Value: l(7), Object: 5},
+			}, result(8)...)...)),
+			want: `{"a": 1, "b": 2}`,
+		},
+		{
+			name: "object literal: an undefined value leaves the block",
+			p: policyOf([]string{"a", "b", "missing"}, nil,
+				blk(with([]ir.Stmt{
+					&ir.MakeObjectStmt{Target: 5},
+					num(1, 6), &ir.ObjectInsertStmt{Key: str(1), Value: l(6), Object: 5},
+					&ir.DotStmt{Source: l(0), Key: str(3), Target: 7},
+					&ir.ObjectInsertStmt{Key: str(2), Value: l(7), Object: 5},
+				}, result(5)...)...),
+				blk(with([]ir.Stmt{num(7, 5)}, result(5)...)...)),
+			input: `{}`,
+			want:  "7",
+		},
+		{
 			name: "built-ins: inline comparison and OPA's implementation",
 			p: policyOf([]string{"abc"}, nil,
 				blk(with([]ir.Stmt{
