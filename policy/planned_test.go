@@ -187,6 +187,27 @@ r := [o[1], o["1"], "b" in input.xs, 2 in {1, 2}, "v" in {"k": "v"}, ["a", 1] in
 			want:   []string{``, `1`},
 		},
 		{
+			// Objects whose values are computed between the inserts, with
+			// an undefined value, a nested object and a value reused.
+			name: "object literals with computed values",
+			rego: `r := {"a": upper(input.s), "n": {"len": count(input.s), "s": input.s}, "z": input.s}
+u := {"a": 1, "b": input.missing}`,
+			inputs: []string{`{"s": "ab"}`, `{}`},
+			want:   []string{`{"a": "AB", "n": {"len": 2, "s": "ab"}, "z": "ab"}`, ``},
+		},
+		{
+			// Input paths resolved through slots: prefixes used whole and
+			// by path, in several rules, in comprehensions and negations.
+			name: "input paths shared by rules",
+			rego: `p := input.a.b.c
+q := object.get(input.a, "b", {})
+s := [x | some x in input.a.b.list; x > input.a.min]
+t if not input.a.b.none
+r := [p, q, s, t, input.a.b]`,
+			inputs: []string{`{"a": {"b": {"c": 1, "list": [1, 5, 9]}, "min": 2}}`, `{"a": {"b": {"c": 2}}}`, `{"a": 3}`},
+			want: []string{`[1, {"c": 1, "list": [1, 5, 9]}, [5, 9], true, {"c": 1, "list": [1, 5, 9]}]`, `[2, {"c": 2}, [], true, {"c": 2}]`, ``},
+		},
+		{
 			name:   "object key conflict in a partial object is an error",
 			rego:   `r[k] := v if { some v in input.xs; k := "same" }`,
 			inputs: []string{`{"xs": [1, 2]}`, `{"xs": [1, 1]}`},
