@@ -205,7 +205,7 @@ s := [x | some x in input.a.b.list; x > input.a.min]
 t if not input.a.b.none
 r := [p, q, s, t, input.a.b]`,
 			inputs: []string{`{"a": {"b": {"c": 1, "list": [1, 5, 9]}, "min": 2}}`, `{"a": {"b": {"c": 2}}}`, `{"a": 3}`},
-			want: []string{`[1, {"c": 1, "list": [1, 5, 9]}, [5, 9], true, {"c": 1, "list": [1, 5, 9]}]`, `[2, {"c": 2}, [], true, {"c": 2}]`, ``},
+			want:   []string{`[1, {"c": 1, "list": [1, 5, 9]}, [5, 9], true, {"c": 1, "list": [1, 5, 9]}]`, `[2, {"c": 2}, [], true, {"c": 2}]`, ``},
 		},
 		{
 			name:   "object key conflict in a partial object is an error",
