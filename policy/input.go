@@ -578,6 +578,9 @@ func (b *builder) countMap(m map[string]int, findings []Finding, keep func(*Find
 				more[f.Type]++
 			}
 		}
+		if n == 0 {
+			return emptyCounts // shared: nothing changes an input value
+		}
 		var buf [16][2]*ast.Term
 		pairs := buf[:0]
 		for j := range n {
@@ -594,6 +597,8 @@ func (b *builder) countMap(m map[string]int, findings []Finding, keep func(*Find
 	}
 	return b.term(ast.NewObject(pairs...))
 }
+
+var emptyCounts = ast.ObjectTerm()
 
 func isNew(f *Finding) bool { return f.Role == "output" && !f.InInput }
 func isAny(*Finding) bool   { return true }
