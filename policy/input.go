@@ -267,7 +267,7 @@ type builder struct {
 
 func (b *builder) term(v ast.Value) *ast.Term {
 	if len(b.slab) == 0 {
-		b.slab = make([]ast.Term, 32)
+		b.slab = make([]ast.Term, 16)
 	}
 	t := &b.slab[0]
 	b.slab = b.slab[1:]
