@@ -45,7 +45,7 @@ func BenchmarkDecideClinical(b *testing.B) {
 // BenchmarkDecideClinicalResident is BenchmarkDecideClinical in a process
 // that also holds what `ward serve` keeps resident next to the policy: the
 // two tiktoken encodings, the PHI scanner and the injection detector,
-// about 20 MB of live heap. The decision is identical; what changes is how
+// about 25 MB of live heap. The decision is identical; what changes is how
 // often the garbage collector runs. GC starts a cycle when the heap has
 // grown by GOGC% of the live heap, so with 3 MB live (the bare benchmark)
 // it runs several times more often than in Ward's process, and its
