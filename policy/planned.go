@@ -93,19 +93,13 @@ func planQuery(ctx context.Context, c *ast.Compiler, store storage.Store, data a
 	return prog, nil
 }
 
-// evalPlan evaluates the compiled plan. Its result set has one object per
-// result, holding the entrypoint's value under the query variable.
+// evalPlan evaluates the compiled plan and returns the entrypoint's value
+// (if n == 1) and the number of results.
 func evalPlan(ctx context.Context, snap *snapshot, p *prepared, deadline time.Time, input plan.Input) (*ast.Term, int, error) {
-	r, n, err := p.prog.Eval(ctx, deadline, input, snap.data.root)
+	t, n, err := p.prog.EvalValue(ctx, deadline, input, snap.data.root)
 	if err != nil || n != 1 {
 		return nil, n, err
 	}
-	obj, ok := r.Value.(ast.Object)
-	if !ok || obj.Len() != 1 {
-		return nil, 0, fmt.Errorf("unexpected plan result %v", r)
-	}
-	var t *ast.Term
-	obj.Foreach(func(_, v *ast.Term) { t = v })
 	return t, 1, nil
 }
 

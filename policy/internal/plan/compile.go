@@ -35,7 +35,8 @@ type Program struct {
 	mainLocals int
 	memoSize   int
 	inputSlots []inputSlot
-	wholeInput bool // the plan uses the input document other than by constant paths
+	resultKey  *ast.Term // the query's one variable, when results are its bare values (unwrapResults)
+	wholeInput bool      // the plan uses the input document other than by constant paths
 }
 
 type function struct {
@@ -136,7 +137,11 @@ type (
 		set int32
 		val operand
 	}
-	resultAddStmt struct{ src int32 }
+	resultAddStmt   struct{ src int32 }
+	resultValueStmt struct {
+		src int32
+		key *ast.Term // for the error the object literal would have raised
+	}
 	objectLiteral struct {
 		dst  int32
 		keys []*ast.Term
@@ -243,7 +248,74 @@ func Compile(p *ir.Policy, data ast.Value) (*Program, error) {
 	}
 	prog.main, prog.mainLocals = main, int(c.maxLocal)+1
 	prog.memoSize = memo
+	prog.resultKey = unwrapResults(main)
 	return prog, nil
+}
+
+// unwrapResults rewrites a query whose every result is a one-key object
+// literal ({"x": value}, the usual `x := data.ward.decision` query) to
+// add the value itself, and returns the key (nil: not rewritten). The
+// result object is then built only if Eval's caller asks for it
+// (EvalValue does not).
+func unwrapResults(main []block) *ast.Term {
+	var key *ast.Term
+	ok, results := true, 0
+	var visit func(b block)
+	visit = func(b block) {
+		for i, s := range b {
+			switch s := s.(type) {
+			case *resultAddStmt:
+				results++
+				var l *objectLiteral
+				if i > 0 {
+					l, _ = b[i-1].(*objectLiteral)
+				}
+				if l == nil || len(l.keys) != 1 || l.dst != s.src || (key != nil && !key.Equal(l.keys[0])) {
+					ok = false
+					continue
+				}
+				key = l.keys[0]
+			case *blockStmt:
+				for _, sub := range s.blocks {
+					visit(sub)
+				}
+			case *notStmt:
+				visit(s.body)
+			case *scanStmt:
+				visit(s.body)
+			}
+		}
+	}
+	for _, b := range main {
+		visit(b)
+	}
+	if !ok || results == 0 {
+		return nil
+	}
+	var rewrite func(b block)
+	rewrite = func(b block) {
+		for i, s := range b {
+			switch s := s.(type) {
+			case *resultAddStmt:
+				l := b[i-1].(*objectLiteral)
+				// The literal's local now holds the value, which is added.
+				b[i-1] = &assignStmt{src: l.vals[0], dst: l.dst}
+				b[i] = &resultValueStmt{src: s.src, key: l.keys[0]}
+			case *blockStmt:
+				for _, sub := range s.blocks {
+					rewrite(sub)
+				}
+			case *notStmt:
+				rewrite(s.body)
+			case *scanStmt:
+				rewrite(s.body)
+			}
+		}
+	}
+	for _, b := range main {
+		rewrite(b)
+	}
+	return key
 }
 
 type compiler struct {

@@ -33,7 +33,35 @@ const checkEvery = 64
 // ctx's error. Both are checked every checkEvery calls and iterations: a
 // clock read there costs less than the timer and context callback a
 // cancellation channel would need per decision.
-func (p *Program) Eval(ctx context.Context, deadline time.Time, input Input, data ast.Value) (first *ast.Term, n int, err error) {
+func (p *Program) Eval(ctx context.Context, deadline time.Time, input Input, data ast.Value) (*ast.Term, int, error) {
+	first, n, err := p.run(ctx, deadline, input, data)
+	if first != nil && p.resultKey != nil {
+		first = ast.NewTerm(ast.NewObject([2]*ast.Term{p.resultKey, first}))
+	}
+	return first, n, err
+}
+
+// EvalValue is Eval for a query with one variable (`x := data.ward.decision`):
+// it returns the first result's value of that variable instead of the
+// result object. For other queries it returns Eval's result objects.
+func (p *Program) EvalValue(ctx context.Context, deadline time.Time, input Input, data ast.Value) (*ast.Term, int, error) {
+	if p.resultKey == nil {
+		first, n, err := p.run(ctx, deadline, input, data)
+		if err != nil || first == nil {
+			return first, n, err
+		}
+		obj, ok := first.Value.(ast.Object)
+		if !ok || obj.Len() != 1 {
+			return nil, 0, fmt.Errorf("plan: result %v has more than one variable", first)
+		}
+		var v *ast.Term
+		obj.Foreach(func(_, t *ast.Term) { v = t })
+		return v, n, nil
+	}
+	return p.run(ctx, deadline, input, data)
+}
+
+func (p *Program) run(ctx context.Context, deadline time.Time, input Input, data ast.Value) (first *ast.Term, n int, err error) {
 	m := machines.Get().(*machine)
 	m.reset(p, ctx, deadline)
 	m.input = input
@@ -451,6 +479,12 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 			return 0, nil
 		}
 		fr[s.dst] = ast.InternedTerm(n)
+	case *resultValueStmt:
+		v := fr[s.src]
+		if v == nil {
+			return 0, fmt.Errorf("plan: object value for %v is undefined", s.key)
+		}
+		m.results = append(m.results, v)
 	case *resultAddStmt:
 		if v := fr[s.src]; v != nil {
 			m.results = append(m.results, v)

@@ -323,3 +323,46 @@ func TestNoFoldingWhenDataIsNotThreaded(t *testing.T) {
 		t.Fatalf("f reads cfg from the empty object it was given: want undefined, got n=%d err=%v", n, err)
 	}
 }
+
+// A query of one variable gives its values bare through EvalValue and
+// wrapped in result objects through Eval; other queries only through Eval.
+func TestEvalValue(t *testing.T) {
+	one := policyOf(nil, nil, blk(with([]ir.Stmt{num(4, 2)}, result(2)...)...))
+	two := policyOf([]string{"y"}, nil, blk(
+		num(4, 2),
+		&ir.MakeObjectStmt{Target: 90},
+		&ir.ObjectInsertStmt{Key: str(0), Value: l(2), Object: 90},
+		&ir.ObjectInsertStmt{Key: str(1), Value: l(2), Object: 90},
+		&ir.ResultSetAddStmt{Value: 90},
+	))
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		p         *ir.Policy
+		eval      string
+		evalValue string // "error": EvalValue fails
+	}{
+		{"one variable", one, `{"x": 4}`, `4`},
+		{"two variables", two, `{"x": 4, "y": 4}`, "error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prog, err := Compile(tc.p, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, n, err := prog.Eval(ctx, time.Time{}, nil, ast.NewObject())
+			if err != nil || n != 1 || r.String() != tc.eval {
+				t.Errorf("Eval: %v, %d, %v; want %s", r, n, err, tc.eval)
+			}
+			v, n, err := prog.EvalValue(ctx, time.Time{}, nil, ast.NewObject())
+			switch {
+			case tc.evalValue == "error":
+				if err == nil {
+					t.Errorf("EvalValue: %v, want an error", v)
+				}
+			case err != nil || n != 1 || v.String() != tc.evalValue:
+				t.Errorf("EvalValue: %v, %d, %v; want %s", v, n, err, tc.evalValue)
+			}
+		})
+	}
+}
