@@ -113,7 +113,8 @@ func clinicalInput(size int) *Input {
 			Topic: &Topic{InScope: true, Nearest: "clinical_documentation", Score: 0.9},
 		},
 		Tokens: Tokens{PromptEstimate: int64(size / 4), MaxOutput: 512},
-		Route:  Route{Name: "openai-public", AllowedPHI: []string{}},
+		// Prepared, as extproc's policy stage prepares each profile's route.
+		Route: Route{Name: "openai-public", AllowedPHI: []string{}}.Prepared(),
 	}
 }
 

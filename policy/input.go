@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 
@@ -151,6 +152,28 @@ type Route struct {
 	BAA bool `json:"baa"`
 	// AllowedPHI lists PHI types this route may carry unredacted.
 	AllowedPHI []string `json:"allowed_phi"`
+
+	prepared *preparedRoute // set by Prepared
+}
+
+// preparedRoute is a route's input value and the fields it was built
+// from (AllowedPHI copied), to check that they still hold.
+type preparedRoute struct {
+	name    string
+	baa     bool
+	allowed []string
+	term    *ast.Term
+}
+
+// Prepared returns r with its policy input value built once, for a route
+// that many decisions share (a profile's, from configuration): the
+// engine then uses that value instead of building it per decision. If
+// the fields change afterwards, the value is built from them again.
+func (r Route) Prepared() Route {
+	r.prepared = nil
+	var b builder
+	r.prepared = &preparedRoute{name: r.Name, baa: r.BAA, allowed: slices.Clone(r.AllowedPHI), term: b.route(&r)}
+	return r
 }
 
 // Output is the model's output at the response phases. At response_chunk,
@@ -733,6 +756,9 @@ func (b *builder) tokens(t *Tokens) *ast.Term {
 }
 
 func (b *builder) route(r *Route) *ast.Term {
+	if p := r.prepared; p != nil && p.name == r.Name && p.baa == r.BAA && slices.Equal(p.allowed, r.AllowedPHI) {
+		return p.term // shared: nothing changes an input value
+	}
 	return b.obj(
 		[2]*ast.Term{kName, b.str(r.Name)},
 		[2]*ast.Term{kBAA, boolean(r.BAA)},

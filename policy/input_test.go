@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -339,4 +340,36 @@ func walk(v ast.Value, path []string) *ast.Term {
 		v = t.Value
 	}
 	return t
+}
+
+// A prepared route's value is shared by every decision; when the fields
+// change after Prepared, the document must show the new fields.
+func TestPreparedRoute(t *testing.T) {
+	base := Route{Name: "azure", BAA: true, AllowedPHI: []string{"MRN"}}
+	routeOf := func(r Route) ast.Value {
+		in := &Input{Route: r}
+		v, _ := (&lazyInput{in: in}).Lookup([]string{"route"})
+		return v.Value
+	}
+	want := routeOf(base)
+	p := base.Prepared()
+	if got := routeOf(p); got.Compare(want) != 0 {
+		t.Fatalf("prepared %v, built %v", got, want)
+	}
+	if a, b := routeOf(p), routeOf(p); a != b {
+		t.Error("a prepared route is built again")
+	}
+	for name, change := range map[string]func(*Route){
+		"name":                func(r *Route) { r.Name = "openai" },
+		"baa":                 func(r *Route) { r.BAA = false },
+		"allowed_phi":         func(r *Route) { r.AllowedPHI = []string{"SSN"} },
+		"allowed_phi element": func(r *Route) { r.AllowedPHI[0] = "DOB" },
+	} {
+		r := Route{Name: base.Name, BAA: base.BAA, AllowedPHI: slices.Clone(base.AllowedPHI)}.Prepared()
+		change(&r)
+		fresh := Route{Name: r.Name, BAA: r.BAA, AllowedPHI: r.AllowedPHI}
+		if got, want := routeOf(r), routeOf(fresh); got.Compare(want) != 0 {
+			t.Errorf("%s changed after Prepared: document has %v, want %v", name, got, want)
+		}
+	}
 }

@@ -16,6 +16,21 @@ import (
 type policyDecider struct {
 	engine *policy.Engine
 	cfg    *config.Config
+	routes map[routeKey]policy.Route // prepared once per profile and provider (newRoutes)
+}
+
+type routeKey struct{ profile, provider string }
+
+// newRoutes prepares the policy input's route for every profile and
+// provider of cfg: they are configuration, the same for every decision.
+func newRoutes(cfg *config.Config) map[routeKey]policy.Route {
+	routes := map[routeKey]policy.Route{}
+	for name, pr := range cfg.Profiles {
+		for prov, pc := range cfg.Providers {
+			routes[routeKey{name, prov}] = policy.Route{Name: name, BAA: pc.BAA, AllowedPHI: pr.AllowedPHI}.Prepared()
+		}
+	}
+	return routes
 }
 
 func (d *policyDecider) Decide(ctx context.Context, phase extproc.Phase, ix *extproc.Interaction) (extproc.Decision, error) {
@@ -68,7 +83,10 @@ func (d *policyDecider) input(phase extproc.Phase, ix *extproc.Interaction) *pol
 		in.Provider = ix.ProviderName
 	}
 	pc := d.cfg.Providers[ix.ProviderName]
-	in.Route = policy.Route{Name: ix.ProfileName, BAA: pc.BAA, AllowedPHI: ix.Profile.AllowedPHI}
+	in.Route = d.routes[routeKey{ix.ProfileName, ix.ProviderName}]
+	// What the request actually has; a prepared route whose fields differ
+	// builds its value again (policy.Route.Prepared).
+	in.Route.Name, in.Route.BAA, in.Route.AllowedPHI = ix.ProfileName, pc.BAA, ix.Profile.AllowedPHI
 	in.Tokens.PromptEstimate = ix.PromptTokens
 	if b := ix.Budget; b != nil {
 		in.Tokens.Budget = &policy.Budget{

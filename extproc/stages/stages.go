@@ -115,7 +115,7 @@ func Build(ctx context.Context, cfg *config.Config, d Deps) (*Stages, error) {
 		errs = append(errs, err)
 	} else {
 		st.Policy = engine
-		st.Decider = &policyDecider{engine: engine, cfg: cfg}
+		st.Decider = &policyDecider{engine: engine, cfg: cfg, routes: newRoutes(cfg)}
 		if cfg.Policy.Dir != "" || cfg.Policy.Bundle != "" {
 			go engine.Watch(ctx, cfg.Policy.PollInterval.D())
 		}
