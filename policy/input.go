@@ -8,6 +8,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/wardhq/ward/extproc/llm"
+	"github.com/wardhq/ward/policy/phi"
 )
 
 // InputVersion is the version of the input document this package builds.
@@ -270,6 +271,11 @@ var (
 			"stop", "length", "end_turn", "tool_calls", "tool_use", "tokens", "usd",
 		} {
 			m[s] = ast.StringTerm(s)
+		}
+		// PHI type names: the detector's fixed vocabulary, in every
+		// finding summary.
+		for _, t := range phi.AllTypes() {
+			m[t.String()] = ast.StringTerm(t.String())
 		}
 		return m
 	}()

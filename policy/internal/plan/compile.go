@@ -35,8 +35,9 @@ type Program struct {
 	mainLocals int
 	memoSize   int
 	inputSlots []inputSlot
-	resultKey  *ast.Term // the query's one variable, when results are its bare values (unwrapResults)
-	wholeInput bool      // the plan uses the input document other than by constant paths
+	resultKey  *ast.Term          // the query's one variable, when results are its bare values (unwrapResults)
+	consts     map[ast.Value]bool // values of constValueStmts, shared by every evaluation
+	wholeInput bool               // the plan uses the input document other than by constant paths
 }
 
 type function struct {
@@ -741,7 +742,7 @@ func (c *compiler) literal(ss []ir.Stmt) (stmt, int, error) {
 		if n == 1 {
 			return nil, 0, nil
 		}
-		return lit, n, nil
+		return c.folded(lit), n, nil
 	}
 	return nil, 0, nil
 }
@@ -821,7 +822,55 @@ func (c *compiler) objectLiteral(ss []ir.Stmt) ([]stmt, int, error) {
 		lit.vals = append(lit.vals, val)
 		from = j + 1
 	}
-	return append(out, lit), from, nil
+	return append(out, c.folded(lit)), from, nil
+}
+
+// constValueStmt assigns a fresh term holding a value built at load: an
+// object or array literal whose elements are all constants (the allow
+// decision's {"code": "ok", "message": ""}). The value is shared by every
+// evaluation; the insert and append statements copy it before changing it.
+type constValueStmt struct {
+	dst   int32
+	value ast.Value
+}
+
+// folded returns a literal statement, or a constValueStmt when all its
+// elements are constants.
+func (c *compiler) folded(lit stmt) stmt {
+	var vals []operand
+	switch l := lit.(type) {
+	case *objectLiteral:
+		vals = l.vals
+	case *arrayLiteral:
+		vals = l.vals
+	}
+	for _, v := range vals {
+		if v.local >= 0 {
+			return lit
+		}
+	}
+	var st *constValueStmt
+	switch l := lit.(type) {
+	case *objectLiteral:
+		pairs := make([][2]*ast.Term, len(l.keys))
+		for i, k := range l.keys {
+			pairs[i] = [2]*ast.Term{k, l.vals[i].term}
+		}
+		st = &constValueStmt{dst: l.dst, value: ast.NewObject(pairs...)}
+	case *arrayLiteral:
+		elems := make([]*ast.Term, len(l.vals))
+		for i, v := range l.vals {
+			elems[i] = v.term
+		}
+		st = &constValueStmt{dst: l.dst, value: ast.NewArray(elems...)}
+	default:
+		return lit
+	}
+	if c.prog.consts == nil {
+		c.prog.consts = map[ast.Value]bool{}
+	}
+	c.prog.consts[st.value] = true
+	return st
 }
 
 // mentionsDeep reports whether s or any statement nested in it mentions l.

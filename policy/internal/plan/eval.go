@@ -382,6 +382,8 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 		fr[s.dst] = m.newTerm(ast.NewObject(pairs...))
 		clear(pairs)
 		m.pairs = pairs[:0]
+	case *constValueStmt:
+		fr[s.dst] = m.newTerm(s.value)
 	case *arrayLiteral:
 		elems := make([]*ast.Term, len(s.vals))
 		for i, o := range s.vals {
@@ -414,6 +416,9 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 			t.Value = ast.NewArray(elems...)
 			return done, nil
 		}
+		if m.prog.consts[arr] {
+			arr = arr.Copy()
+		}
 		t.Value = arr.Append(v)
 	case *objectInsertStmt:
 		t, k, v := fr[s.obj], read(fr, s.key), read(fr, s.val)
@@ -424,6 +429,10 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 		if obj == emptyObject {
 			t.Value = ast.NewObject([2]*ast.Term{k, v})
 			return done, nil
+		}
+		if m.prog.consts[obj] {
+			obj = obj.Copy()
+			t.Value = obj
 		}
 		if s.once {
 			if cur := obj.Get(k); cur != nil {

@@ -366,3 +366,45 @@ func TestEvalValue(t *testing.T) {
 		})
 	}
 }
+
+// A literal of constants is built once at load and shared; a later insert
+// or append must change this evaluation's copy, never the shared value.
+func TestConstantLiteralsAreCopiedOnWrite(t *testing.T) {
+	p := policyOf([]string{"a", "b"}, nil, blk(with([]ir.Stmt{
+		&ir.MakeObjectStmt{Target: 5},
+		&ir.ObjectInsertStmt{Key: str(1), Value: str(2), Object: 5},
+		&ir.AssignVarStmt{Source: l(5), Target: 8}, // ends the literal
+		num(1, 6),
+		&ir.ObjectInsertStmt{Key: str(2), Value: l(6), Object: 5},
+		&ir.MakeArrayStmt{Capacity: 1, Target: 9},
+		&ir.ArrayAppendStmt{Value: str(1), Array: 9},
+		&ir.ArrayAppendStmt{Value: l(6), Array: 9}, // not a constant: no fold
+		&ir.MakeArrayStmt{Capacity: 1, Target: 10},
+		&ir.ArrayAppendStmt{Value: str(1), Array: 10},
+		&ir.AssignVarStmt{Source: l(10), Target: 11}, // ends the literal
+		&ir.ArrayAppendStmt{Value: l(6), Array: 10},
+		&ir.MakeArrayStmt{Capacity: 3, Target: 12},
+		&ir.ArrayAppendStmt{Value: l(8), Array: 12},
+		&ir.ArrayAppendStmt{Value: l(9), Array: 12},
+		&ir.ArrayAppendStmt{Value: l(11), Array: 12},
+	}, result(12)...)...))
+	prog, err := Compile(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prog.consts) != 2 {
+		t.Errorf("%d constant literals, want 2", len(prog.consts))
+	}
+	const want = `{"x": [{"a": "b", "b": 1}, ["a", 1], ["a", 1]]}`
+	for i := range 3 {
+		r, _, err := prog.Eval(context.Background(), time.Time{}, nil, ast.NewObject())
+		if err != nil || r.String() != want {
+			t.Fatalf("evaluation %d: %v, %v; want %s", i, r, err, want)
+		}
+	}
+	for v := range prog.consts {
+		if s := v.String(); s != `{"a": "b"}` && s != `["a"]` {
+			t.Errorf("a shared constant was changed: %s", s)
+		}
+	}
+}
