@@ -46,6 +46,10 @@ type function struct {
 	nlocals int
 	blocks  []block
 	memo    int // index into the memo table; -1 when not memoised
+	// folded: the rule depends on data only and was evaluated at load;
+	// value is its result (nil: undefined). See foldDataRules.
+	folded bool
+	value  *ast.Term
 }
 
 type block []stmt
@@ -250,6 +254,9 @@ func Compile(p *ir.Policy, data ast.Value) (*Program, error) {
 	prog.main, prog.mainLocals = main, int(c.maxLocal)+1
 	prog.memoSize = memo
 	prog.resultKey = unwrapResults(main)
+	if c.data != nil {
+		foldDataRules(p, prog, c.byName, c.data)
+	}
 	return prog, nil
 }
 

@@ -222,6 +222,12 @@ func read(fr []*ast.Term, o operand) *ast.Term {
 }
 
 func (m *machine) call(fn *function, caller []*ast.Term, args []operand) (*ast.Term, error) {
+	if fn.folded {
+		if fn.value == nil {
+			return nil, nil
+		}
+		return m.newTerm(fn.value.Value), nil // a term of this evaluation's own
+	}
 	if fn.memo >= 0 {
 		if v := m.memo[fn.memo]; v != nil {
 			return v, nil
@@ -452,6 +458,10 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 		if set == emptySet {
 			t.Value = ast.NewSet(v)
 			return done, nil
+		}
+		if m.prog.consts[set] {
+			set = set.Copy()
+			t.Value = set
 		}
 		set.Add(v)
 	case *objectMergeStmt:

@@ -408,3 +408,50 @@ func TestConstantLiteralsAreCopiedOnWrite(t *testing.T) {
 		}
 	}
 }
+
+// Rules of data alone are evaluated once at load; rules that read the
+// input, directly or through another rule, or that fail, are not.
+func TestDataRulesFolded(t *testing.T) {
+	rule := func(name string, ss ...ir.Stmt) *ir.Func {
+		return &ir.Func{Name: name, Params: []ir.Local{0, 1}, Return: 2, Blocks: []*ir.Block{
+			blk(ss...), blk(&ir.ReturnLocalStmt{Source: 2}),
+		}}
+	}
+	call := func(fn string, dst int) ir.Stmt {
+		return &ir.CallStmt{Func: fn, Args: []ir.Operand{l(0), l(1)}, Result: ir.Local(dst)}
+	}
+	funcs := []*ir.Func{
+		rule("g0.data.d", &ir.DotStmt{Source: l(1), Key: str(1), Target: 3}, &ir.AssignVarOnceStmt{Source: l(3), Target: 2}),
+		rule("g0.data.i", &ir.DotStmt{Source: l(0), Key: str(1), Target: 3}, &ir.AssignVarOnceStmt{Source: l(3), Target: 2}),
+		rule("g0.data.c", call("g0.data.i", 3), &ir.AssignVarOnceStmt{Source: l(3), Target: 2}),
+		rule("g0.data.e", num(1, 3), num(2, 4), &ir.AssignVarOnceStmt{Source: l(3), Target: 2}, &ir.AssignVarOnceStmt{Source: l(4), Target: 2}),
+		rule("g0.data.u", &ir.DotStmt{Source: l(1), Key: str(2), Target: 3}, &ir.AssignVarOnceStmt{Source: l(3), Target: 2}),
+	}
+	p := policyOf([]string{"k", "missing"}, funcs, blk(with([]ir.Stmt{
+		call("g0.data.d", 2), call("g0.data.i", 3), call("g0.data.c", 4),
+		&ir.MakeArrayStmt{Capacity: 3, Target: 5},
+		&ir.ArrayAppendStmt{Value: l(2), Array: 5},
+		&ir.ArrayAppendStmt{Value: l(3), Array: 5},
+		&ir.ArrayAppendStmt{Value: l(4), Array: 5},
+	}, result(5)...)...))
+	data := ast.MustParseTerm(`{"k": {"from": "data"}}`).Value
+	prog, err := Compile(p, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, false, false, false, true} {
+		if prog.funcs[i].folded != want {
+			t.Errorf("%s folded = %v, want %v", funcs[i].Name, prog.funcs[i].folded, want)
+		}
+	}
+	if prog.funcs[4].value != nil {
+		t.Errorf("an undefined rule folds to %v", prog.funcs[4].value)
+	}
+	for _, in := range []string{`{"k": 1}`, `{"k": 2}`} {
+		r, _, err := prog.Eval(context.Background(), time.Time{}, ValueInput(ast.MustParseTerm(in).Value), data)
+		want := `{"x": [{"from": "data"}, ` + in[6:7] + `, ` + in[6:7] + `]}`
+		if err != nil || r.String() != want {
+			t.Errorf("input %s: %v, %v; want %s", in, r, err, want)
+		}
+	}
+}
