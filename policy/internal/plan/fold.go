@@ -2,7 +2,6 @@ package plan
 
 import (
 	"context"
-	"reflect"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -34,17 +33,15 @@ func foldDataRules(p *ir.Policy, prog *Program, byName map[string]int, data ast.
 			reads[i] = true // a function with arguments: not a rule
 			continue
 		}
-		u := &inputReads{input: f.Params[0], funcs: byName}
 		c := &callFinder{visit: func(call *ir.CallStmt) {
 			if j, planned := byName[call.Func]; planned {
 				calls[i] = append(calls[i], j)
 			}
 		}}
 		for _, b := range f.Blocks {
-			_ = ir.Walk(u, b)
 			_ = ir.Walk(c, b)
 		}
-		reads[i] = u.found
+		reads[i] = usesInput(f.Blocks, f.Params[0], byName, false)
 	}
 	for changed := true; changed; {
 		changed = false
@@ -74,33 +71,6 @@ func foldDataRules(p *ir.Policy, prog *Program, byName map[string]int, data ast.
 			share(prog, v.Value)
 		}
 	}
-}
-
-// inputReads finds any use of the input local other than passing it on
-// as a plan function's input argument.
-type inputReads struct {
-	input ir.Local
-	funcs map[string]int
-	found bool
-}
-
-func (*inputReads) Before(any) {}
-func (*inputReads) After(any)  {}
-func (u *inputReads) Visit(x any) (ir.Visitor, error) {
-	s, ok := x.(ir.Stmt)
-	if !ok {
-		return u, nil
-	}
-	if call, ok := s.(*ir.CallStmt); ok {
-		if _, planned := u.funcs[call.Func]; planned && len(call.Args) > 0 && call.Args[0].Value == ir.Local(u.input) {
-			for _, a := range call.Args[1:] {
-				u.found = u.found || a.Value == ir.Local(u.input)
-			}
-			return u, nil
-		}
-	}
-	u.found = u.found || mentions(reflect.ValueOf(s).Elem(), u.input)
-	return u, nil
 }
 
 // evalRule runs one rule of prog with no input and the program's data.

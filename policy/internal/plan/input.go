@@ -320,22 +320,27 @@ func inputFolding(p *ir.Policy, funcs map[string]int) (fold, whole bool) {
 		if writes(b.blocks, b.input) {
 			return false, true
 		}
-		u := &inputUses{input: b.input, funcs: funcs}
-		for _, blk := range b.blocks {
-			_ = ir.Walk(u, blk)
-		}
-		whole = whole || u.other
+		whole = whole || usesInput(b.blocks, b.input, funcs, true)
 	}
 	return true, whole
 }
 
-// inputUses finds reads of the input local other than the two the
-// evaluator handles without the whole document: the source of a constant
-// path (folded by inputPath) and the input argument of a plan function.
+// usesInput reports whether bs use the input local other than to pass it
+// on as a plan function's input argument, or, with paths, to read a
+// constant path from it (which inputPath folds).
+func usesInput(bs []*ir.Block, input ir.Local, funcs map[string]int, paths bool) bool {
+	u := &inputUses{input: input, funcs: funcs, paths: paths}
+	for _, b := range bs {
+		_ = ir.Walk(u, b)
+	}
+	return u.found
+}
+
 type inputUses struct {
 	input ir.Local
 	funcs map[string]int
-	other bool
+	paths bool
+	found bool
 }
 
 func (*inputUses) Before(any) {}
@@ -343,21 +348,19 @@ func (*inputUses) After(any)  {}
 func (u *inputUses) Visit(x any) (ir.Visitor, error) {
 	switch s := x.(type) {
 	case *ir.DotStmt:
-		if _, ok := s.Key.Value.(ir.StringIndex); ok && s.Source.Value == ir.Local(u.input) && s.Target != u.input {
+		if _, ok := s.Key.Value.(ir.StringIndex); u.paths && ok && s.Source.Value == ir.Local(u.input) && s.Target != u.input {
 			return u, nil
 		}
 	case *ir.CallStmt:
 		if _, planned := u.funcs[s.Func]; planned && len(s.Args) > 0 && s.Args[0].Value == ir.Local(u.input) {
 			for _, a := range s.Args[1:] {
-				if a.Value == ir.Local(u.input) {
-					u.other = true
-				}
+				u.found = u.found || a.Value == ir.Local(u.input)
 			}
 			return u, nil
 		}
 	}
 	if stmt, ok := x.(ir.Stmt); ok && mentions(reflect.ValueOf(stmt).Elem(), u.input) {
-		u.other = true
+		u.found = true
 	}
 	return u, nil
 }

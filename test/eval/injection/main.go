@@ -165,19 +165,7 @@ func load(dir string) ([]row, error) {
 
 type counts struct{ tp, fp, fn, tn int }
 
-func (c *counts) add(r *row, th float64) {
-	pos := r.res.Score >= th
-	switch inj := r.Label == "injection"; {
-	case inj && pos:
-		c.tp++
-	case inj:
-		c.fn++
-	case pos:
-		c.fp++
-	default:
-		c.tn++
-	}
-}
+func (c *counts) add(r *row, th float64) { c.addPos(r.Label == "injection", r.res.Score >= th) }
 
 func ratio(a, b int) float64 {
 	if b == 0 {
