@@ -208,6 +208,20 @@ r := [p, q, s, t, input.a.b]`,
 			want:   []string{`[1, {"c": 1, "list": [1, 5, 9]}, [5, 9], true, {"c": 1, "list": [1, 5, 9]}]`, `[2, {"c": 2}, [], true, {"c": 2}]`, ``},
 		},
 		{
+			// The built-ins the plan evaluator runs inline, on good and
+			// bad operands (a type error makes the call undefined).
+			name: "inline built-ins",
+			rego: `r := [
+	upper(input.s), lower(input.s), upper("ABC"), contains(input.s, "b"),
+	object.get(input.o, "k", "d"), object.get(input.o, ["n", "m"], "d"), object.get(input.o, ["n", "x"], "d"),
+	object.get(input.o, "missing", "d"), {1} | {2}, {1} | set(), set() | {2},
+	[x | x := upper(input.n)], [x | x := contains(input.n, "x")],
+	[x | x := object.get(input.s, "k", "d")], [x | x := input.o | {1}],
+]`,
+			inputs: []string{`{"s": "aBc", "o": {"k": 1, "n": {"m": 2}}, "n": 3}`},
+			want:   []string{`["ABC", "abc", "ABC", false, 1, 2, "d", "d", {1, 2}, {1}, {2}, [], [], [], []]`},
+		},
+		{
 			name:   "object key conflict in a partial object is an error",
 			rego:   `r[k] := v if { some v in input.xs; k := "same" }`,
 			inputs: []string{`{"xs": [1, 2]}`, `{"xs": [1, 1]}`},

@@ -931,9 +931,11 @@ func (c *compiler) location(l ir.Location) string {
 }
 
 // native names the built-ins the evaluator runs inline: comparisons,
-// membership and count are most of a policy's calls, and going through
-// the generic built-in interface costs more than the operation. Each
-// computes exactly what its topdown implementation computes.
+// membership, count, upper/lower/contains, object.get and set union are
+// most of a policy's calls, and going through the generic built-in
+// interface costs more than the operation. Each computes exactly what its
+// topdown implementation computes (in OPA v1.22: the same operand checks,
+// and the same operand returned where topdown returns it).
 type native uint8
 
 const (
@@ -946,6 +948,11 @@ const (
 	nativeNotEqual
 	nativeMember
 	nativeCount
+	nativeUpper
+	nativeLower
+	nativeContains
+	nativeObjectGet
+	nativeSetUnion
 )
 
 var natives = map[string]native{
@@ -957,6 +964,11 @@ var natives = map[string]native{
 	ast.NotEqual.Name:      nativeNotEqual,
 	ast.Member.Name:        nativeMember,
 	ast.Count.Name:         nativeCount,
+	ast.Upper.Name:         nativeUpper,
+	ast.Lower.Name:         nativeLower,
+	ast.Contains.Name:      nativeContains,
+	ast.ObjectGet.Name:     nativeObjectGet,
+	ast.Or.Name:            nativeSetUnion,
 }
 
 // impure lists deterministic-flagged built-ins that still read evaluation

@@ -1,8 +1,10 @@
 package plan
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -668,9 +670,14 @@ func nativeCall(op native, fr []*ast.Term, args []operand) *ast.Term {
 	if a == nil {
 		return nil
 	}
-	var b *ast.Term
+	var b, c *ast.Term
 	if len(args) > 1 {
 		if b = read(fr, args[1]); b == nil {
+			return nil
+		}
+	}
+	if len(args) > 2 {
+		if c = read(fr, args[2]); c == nil {
 			return nil
 		}
 	}
@@ -708,6 +715,56 @@ func nativeCall(op native, fr []*ast.Term, args []operand) *ast.Term {
 		case ast.String:
 			return ast.InternedTerm(len([]rune(v)))
 		}
+	case nativeUpper, nativeLower:
+		s, ok := a.Value.(ast.String)
+		if !ok {
+			return nil
+		}
+		var changed string
+		if op == nativeUpper {
+			changed = strings.ToUpper(string(s))
+		} else {
+			changed = strings.ToLower(string(s))
+		}
+		if changed == string(s) {
+			return a
+		}
+		return ast.InternedTerm(changed)
+	case nativeContains:
+		s, ok1 := a.Value.(ast.String)
+		sub, ok2 := b.Value.(ast.String)
+		if !ok1 || !ok2 {
+			return nil
+		}
+		return ast.InternedTerm(strings.Contains(string(s), string(sub)))
+	case nativeObjectGet:
+		obj, ok := a.Value.(ast.Object)
+		if !ok {
+			return nil
+		}
+		path, ok := b.Value.(*ast.Array)
+		if !ok {
+			return cmp.Or(obj.Get(b), c)
+		}
+		cur := a
+		for i := range path.Len() {
+			if cur = cur.Get(path.Elem(i)); cur == nil {
+				break
+			}
+		}
+		return cmp.Or(cur, c)
+	case nativeSetUnion:
+		s1, ok1 := a.Value.(ast.Set)
+		s2, ok2 := b.Value.(ast.Set)
+		switch {
+		case !ok1 || !ok2:
+			return nil
+		case s1.Len() == 0:
+			return b
+		case s2.Len() == 0:
+			return a
+		}
+		return ast.NewTerm(s1.Union(s2))
 	}
 	return nil
 }
