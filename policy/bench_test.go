@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"testing"
@@ -51,6 +52,13 @@ func BenchmarkDecideClinical(b *testing.B) {
 // it runs several times more often than in Ward's process, and its
 // assists and write barriers land in the tail percentiles.
 func BenchmarkDecideClinicalResident(b *testing.B) {
+	resident := residentHeap(b)
+	benchDecide(b, clinicalInput(4096))
+	runtime.KeepAlive(resident)
+}
+
+// residentHeap loads what `ward serve` keeps live next to the policy.
+func residentHeap(b *testing.B) []any {
 	var resident []any
 	for _, name := range []string{"o200k_base", "cl100k_base"} {
 		enc, err := tokens.GetEncoding(name)
@@ -63,9 +71,7 @@ func BenchmarkDecideClinicalResident(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	resident = append(resident, sc, injection.Default())
-	benchDecide(b, clinicalInput(4096))
-	runtime.KeepAlive(resident)
+	return append(resident, sc, injection.Default())
 }
 
 // BenchmarkDecideClinicalTopdown is the same decision with OPA's topdown
@@ -120,15 +126,105 @@ func benchDecideWith(b *testing.B, ep string, in *Input, evaluator string) {
 // interrupts, the hypervisor, the other core); a decision's cpu-p99 can
 // only be read against it.
 func BenchmarkCPUNoiseFloor(b *testing.B) {
-	var sink uint64
-	measure(b, func() {
-		x := sink
-		for i := range 32_000 {
-			x = x*6364136223846793005 + uint64(i)
+	measure(b, func() { spin(32_000) })
+}
+
+var spinSink uint64
+
+// spin is n steps of an allocation-free, register-only loop.
+func spin(n int) {
+	x := spinSink
+	for i := range n {
+		x = x*6364136223846793005 + uint64(i)
+	}
+	spinSink = x
+}
+
+// chaser walks a random cycle through 256 KB (about an L2 cache): an
+// allocation-free loop that, unlike spin, depends on memory, as a
+// decision does.
+type chaser struct {
+	next []int32
+	at   int32
+}
+
+func newChaser() *chaser {
+	n := 256 << 10 / 4
+	perm := rand.New(rand.NewPCG(1, 2)).Perm(n)
+	c := &chaser{next: make([]int32, n)}
+	for i := range n {
+		c.next[perm[i]] = int32(perm[(i+1)%n])
+	}
+	return c
+}
+
+func (c *chaser) chase(n int) {
+	j := c.at
+	for range n {
+		j = c.next[j]
+	}
+	c.at = j
+}
+
+// BenchmarkDecideClinicalVsFloor alternates a decision in Ward's heap (as
+// DecideClinicalResident) with two allocation-free loops sized to the
+// decision's median — spin (registers only) and chase (memory) — and
+// reports the three thread-CPU p99s from the same run. The machine's
+// state drifts between runs (its medians move by up to 2×), so only
+// floors measured alongside say how much of a decision's tail is its own.
+func BenchmarkDecideClinicalVsFloor(b *testing.B) {
+	resident := residentHeap(b)
+	defer runtime.KeepAlive(resident)
+	in := clinicalInput(4096)
+	e := newEngine(b, Embedded(), Options{Timeout: time.Second})
+	ctx := context.Background()
+	decide := func() {
+		if _, err := e.Decide(ctx, "", in); err != nil {
+			b.Fatal(err)
 		}
-		sink = x
-	})
-	runtime.KeepAlive(sink)
+	}
+	ch := newChaser()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	median := func(op func()) time.Duration {
+		s := make([]time.Duration, 2000)
+		for i := range s {
+			t0 := threadCPU()
+			op()
+			s[i] = threadCPU() - t0
+		}
+		slices.Sort(s)
+		return s[len(s)/2]
+	}
+	dec := median(decide)
+	spinPer, chasePer := median(func() { spin(10_000) }), median(func() { ch.chase(10_000) })
+	if dec <= 0 || spinPer <= 0 || chasePer <= 0 {
+		b.Skip("thread CPU time is not available here")
+	}
+	spinSteps := int(10_000 * float64(dec) / float64(spinPer))
+	chaseSteps := int(10_000 * float64(dec) / float64(chasePer))
+	var d, sp, chs []time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := threadCPU()
+		decide()
+		t1 := threadCPU()
+		spin(spinSteps)
+		t2 := threadCPU()
+		ch.chase(chaseSteps)
+		t3 := threadCPU()
+		if len(d) < 1<<16 {
+			d, sp, chs = append(d, t1-t0), append(sp, t2-t1), append(chs, t3-t2)
+		}
+	}
+	for _, r := range []struct {
+		s    []time.Duration
+		name string
+	}{{d, "cpu"}, {sp, "spin-cpu"}, {chs, "chase-cpu"}} {
+		slices.Sort(r.s)
+		b.ReportMetric(float64(r.s[len(r.s)/2].Nanoseconds()), r.name+"-p50-ns")
+		b.ReportMetric(float64(r.s[len(r.s)*99/100].Nanoseconds()), r.name+"-p99-ns")
+	}
 }
 
 // measure runs op in the benchmark loop and reports, besides ns/op and
