@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
@@ -253,11 +252,48 @@ func Compile(p *ir.Policy, data ast.Value) (*Program, error) {
 	}
 	prog.main, prog.mainLocals = main, int(c.maxLocal)+1
 	prog.memoSize = memo
-	prog.resultKey = unwrapResults(main)
+	prog.resultKey = unwrapResults(main, resultOnlyLocals(p.Plans.Plans[0].Blocks))
 	if c.data != nil {
 		foldDataRules(p, prog, c.byName, c.data)
 	}
 	return prog, nil
+}
+
+// resultOnlyLocals are the locals the query plan uses only to build and
+// add result objects (MakeObject, inserts into it, ResultSetAdd): nothing
+// else would see it hold the bare value instead (unwrapResults).
+func resultOnlyLocals(bs []*ir.Block) map[ir.Local]bool {
+	all, result := map[ir.Local]int{}, map[ir.Local]int{}
+	v := &stmtVisitor{visit: func(s ir.Stmt) {
+		eachLocalOf(s, func(l ir.Local) { all[l]++ })
+		switch s := s.(type) {
+		case *ir.MakeObjectStmt:
+			result[s.Target]++
+		case *ir.ObjectInsertStmt:
+			result[s.Object]++
+		case *ir.ResultSetAddStmt:
+			result[s.Value]++
+		}
+	}}
+	for _, b := range bs {
+		_ = ir.Walk(v, b)
+	}
+	out := map[ir.Local]bool{}
+	for l, n := range result {
+		out[l] = n == all[l]
+	}
+	return out
+}
+
+type stmtVisitor struct{ visit func(ir.Stmt) }
+
+func (*stmtVisitor) Before(any) {}
+func (*stmtVisitor) After(any)  {}
+func (v *stmtVisitor) Visit(x any) (ir.Visitor, error) {
+	if s, ok := x.(ir.Stmt); ok {
+		v.visit(s)
+	}
+	return v, nil
 }
 
 // unwrapResults rewrites a query whose every result is a one-key object
@@ -265,7 +301,7 @@ func Compile(p *ir.Policy, data ast.Value) (*Program, error) {
 // add the value itself, and returns the key (nil: not rewritten). The
 // result object is then built only if Eval's caller asks for it
 // (EvalValue does not).
-func unwrapResults(main []block) *ast.Term {
+func unwrapResults(main []block, resultOnly map[ir.Local]bool) *ast.Term {
 	var key *ast.Term
 	ok, results := true, 0
 	var visit func(b block)
@@ -278,7 +314,7 @@ func unwrapResults(main []block) *ast.Term {
 				if i > 0 {
 					l, _ = b[i-1].(*objectLiteral)
 				}
-				if l == nil || len(l.keys) != 1 || l.dst != s.src || (key != nil && !key.Equal(l.keys[0])) {
+				if l == nil || len(l.keys) != 1 || l.dst != s.src || !resultOnly[ir.Local(l.dst)] || (key != nil && !key.Equal(l.keys[0])) {
 					ok = false
 					continue
 				}
@@ -895,7 +931,7 @@ type mentionFinder struct {
 func (*mentionFinder) Before(any) {}
 func (*mentionFinder) After(any)  {}
 func (f *mentionFinder) Visit(x any) (ir.Visitor, error) {
-	if s, ok := x.(ir.Stmt); ok && mentions(reflect.ValueOf(s).Elem(), f.local) {
+	if s, ok := x.(ir.Stmt); ok && mentions(s, f.local) {
 		f.found = true
 	}
 	return f, nil

@@ -359,7 +359,7 @@ func (u *inputUses) Visit(x any) (ir.Visitor, error) {
 			return u, nil
 		}
 	}
-	if stmt, ok := x.(ir.Stmt); ok && mentions(reflect.ValueOf(stmt).Elem(), u.input) {
+	if stmt, ok := x.(ir.Stmt); ok && mentions(stmt, u.input) {
 		u.found = true
 	}
 	return u, nil
@@ -367,14 +367,20 @@ func (u *inputUses) Visit(x any) (ir.Visitor, error) {
 
 // mentions reports whether a statement has local l in any of its own
 // fields (not in nested blocks, which the walk visits itself).
-func mentions(v reflect.Value, l ir.Local) bool {
+func mentions(s ir.Stmt, l ir.Local) bool {
 	found := false
+	eachLocalOf(s, func(x ir.Local) { found = found || x == l })
+	return found
+}
+
+// eachLocalOf calls f for every local in a statement's own fields.
+func eachLocalOf(s ir.Stmt, f func(ir.Local)) {
+	v := reflect.ValueOf(s).Elem()
 	for i := range v.NumField() {
 		if v.Type().Field(i).IsExported() {
-			eachField(v.Field(i), func(x ir.Local) { found = found || x == l })
+			eachField(v.Field(i), f)
 		}
 	}
-	return found
 }
 
 // eachField calls f for every local in one statement field: statement

@@ -335,6 +335,13 @@ func TestEvalValue(t *testing.T) {
 		&ir.ObjectInsertStmt{Key: str(1), Value: l(2), Object: 90},
 		&ir.ResultSetAddStmt{Value: 90},
 	))
+	reread := policyOf(nil, nil, blk(
+		num(4, 2),
+		&ir.MakeObjectStmt{Target: 90},
+		&ir.ObjectInsertStmt{Key: str(0), Value: l(2), Object: 90},
+		&ir.ResultSetAddStmt{Value: 90},
+		&ir.IsObjectStmt{Source: l(90)},
+	))
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name      string
@@ -344,11 +351,17 @@ func TestEvalValue(t *testing.T) {
 	}{
 		{"one variable", one, `{"x": 4}`, `4`},
 		{"two variables", two, `{"x": 4, "y": 4}`, "error"},
+		// The result object's local is read again, so it keeps holding the
+		// object: EvalValue unwraps the result itself.
+		{"result local read again", reread, `{"x": 4}`, `4`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			prog, err := Compile(tc.p, nil)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if unwrapped := prog.resultKey != nil; unwrapped != (tc.name == "one variable") {
+				t.Errorf("results unwrapped: %v", unwrapped)
 			}
 			r, n, err := prog.Eval(ctx, time.Time{}, nil, ast.NewObject())
 			if err != nil || n != 1 || r.String() != tc.eval {
