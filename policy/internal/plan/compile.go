@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
@@ -706,57 +707,64 @@ type writeFinder struct {
 func (*writeFinder) Before(any) {}
 func (*writeFinder) After(any)  {}
 func (w *writeFinder) Visit(x any) (ir.Visitor, error) {
-	var t []ir.Local
-	switch s := x.(type) {
-	case *ir.CallStmt:
-		t = []ir.Local{s.Result}
-	case *ir.CallDynamicStmt:
-		t = []ir.Local{s.Result}
-	case *ir.DotStmt:
-		t = []ir.Local{s.Target}
-	case *ir.LenStmt:
-		t = []ir.Local{s.Target}
-	case *ir.ScanStmt:
-		t = []ir.Local{s.Key, s.Value}
-	case *ir.AssignIntStmt:
-		t = []ir.Local{s.Target}
-	case *ir.AssignVarStmt:
-		t = []ir.Local{s.Target}
-	case *ir.AssignVarOnceStmt:
-		t = []ir.Local{s.Target}
-	case *ir.ResetLocalStmt:
-		t = []ir.Local{s.Target}
-	case *ir.MakeNullStmt:
-		t = []ir.Local{s.Target}
-	case *ir.MakeNumberIntStmt:
-		t = []ir.Local{s.Target}
-	case *ir.MakeNumberRefStmt:
-		t = []ir.Local{s.Target}
-	case *ir.MakeArrayStmt:
-		t = []ir.Local{s.Target}
-	case *ir.MakeObjectStmt:
-		t = []ir.Local{s.Target}
-	case *ir.MakeSetStmt:
-		t = []ir.Local{s.Target}
-	case *ir.ObjectMergeStmt:
-		t = []ir.Local{s.Target}
-	case *ir.ArrayAppendStmt:
-		t = []ir.Local{s.Array}
-	case *ir.ObjectInsertStmt:
-		t = []ir.Local{s.Object}
-	case *ir.ObjectInsertOnceStmt:
-		t = []ir.Local{s.Object}
-	case *ir.SetAddStmt:
-		t = []ir.Local{s.Set}
-	case *ir.WithStmt:
-		t = []ir.Local{s.Local}
-	}
-	for _, l := range t {
-		if l == w.local {
-			w.found = true
-		}
+	if s, ok := x.(ir.Stmt); ok {
+		pure, other := targets(s)
+		w.found = w.found || slices.Contains(pure, w.local) || slices.Contains(other, w.local)
 	}
 	return w, nil
+}
+
+// targets are the locals a statement assigns (not in nested blocks),
+// split into pure writes, set without reading them, and the others: a
+// compare-and-set (AssignVarOnceStmt), a collection changed in place
+// (inserts, appends, adds), a scan's key and value (set inside its body)
+// and WithStmt's local.
+func targets(s ir.Stmt) (pure, other []ir.Local) {
+	switch s := s.(type) {
+	case *ir.CallStmt:
+		return []ir.Local{s.Result}, nil
+	case *ir.CallDynamicStmt:
+		return []ir.Local{s.Result}, nil
+	case *ir.DotStmt:
+		return []ir.Local{s.Target}, nil
+	case *ir.LenStmt:
+		return []ir.Local{s.Target}, nil
+	case *ir.AssignIntStmt:
+		return []ir.Local{s.Target}, nil
+	case *ir.AssignVarStmt:
+		return []ir.Local{s.Target}, nil
+	case *ir.ResetLocalStmt:
+		return []ir.Local{s.Target}, nil
+	case *ir.MakeNullStmt:
+		return []ir.Local{s.Target}, nil
+	case *ir.MakeNumberIntStmt:
+		return []ir.Local{s.Target}, nil
+	case *ir.MakeNumberRefStmt:
+		return []ir.Local{s.Target}, nil
+	case *ir.MakeArrayStmt:
+		return []ir.Local{s.Target}, nil
+	case *ir.MakeObjectStmt:
+		return []ir.Local{s.Target}, nil
+	case *ir.MakeSetStmt:
+		return []ir.Local{s.Target}, nil
+	case *ir.ObjectMergeStmt:
+		return []ir.Local{s.Target}, nil
+	case *ir.AssignVarOnceStmt:
+		return nil, []ir.Local{s.Target}
+	case *ir.ScanStmt:
+		return nil, []ir.Local{s.Key, s.Value}
+	case *ir.ArrayAppendStmt:
+		return nil, []ir.Local{s.Array}
+	case *ir.ObjectInsertStmt:
+		return nil, []ir.Local{s.Object}
+	case *ir.ObjectInsertOnceStmt:
+		return nil, []ir.Local{s.Object}
+	case *ir.SetAddStmt:
+		return nil, []ir.Local{s.Set}
+	case *ir.WithStmt:
+		return nil, []ir.Local{s.Local}
+	}
+	return nil, nil
 }
 
 // literal fuses a MakeArrayStmt and the appends that directly follow it

@@ -3,6 +3,7 @@ package plan
 import (
 	"maps"
 	"reflect"
+	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
@@ -239,7 +240,8 @@ func (a *prefixAnalysis) block(b *ir.Block, in map[ir.Local]bool) map[ir.Local]b
 		for l := range nested {
 			unc[l], ever[l] = true, true
 		}
-		for _, w := range pureWrites(s) {
+		pure, _ := targets(s)
+		for _, w := range pure {
 			delete(unc, w)
 		}
 	}
@@ -247,42 +249,20 @@ func (a *prefixAnalysis) block(b *ir.Block, in map[ir.Local]bool) map[ir.Local]b
 	return ever
 }
 
-// pureWrites are the locals a statement sets without reading them: the
-// Target or Result field, except AssignVarOnceStmt's, which compares with
-// the target's current value. (A scan's key and value are set inside its
-// body; inserts and appends change their collection in place.)
-func pureWrites(s ir.Stmt) []ir.Local {
-	if _, ok := s.(*ir.AssignVarOnceStmt); ok {
-		return nil
-	}
-	var out []ir.Local
-	v := reflect.ValueOf(s).Elem()
-	for i := range v.NumField() {
-		if name := v.Type().Field(i).Name; name == "Target" || name == "Result" {
-			if l, ok := v.Field(i).Interface().(ir.Local); ok {
-				out = append(out, l)
-			}
-		}
-	}
-	return out
-}
-
-// reads are the locals in a statement's own fields other than its pure
-// writes (not in nested blocks).
+// reads are the locals a statement reads in its own fields (not in nested
+// blocks): every local it mentions, less one mention for each it sets
+// without reading (targets' pure writes) and for a scan's key and value.
 func reads(s ir.Stmt) []ir.Local {
-	w := pureWrites(s)
 	var out []ir.Local
-	v := reflect.ValueOf(s).Elem()
-	for i := range v.NumField() {
-		f := v.Type().Field(i)
-		if !f.IsExported() || (len(w) > 0 && (f.Name == "Target" || f.Name == "Result")) {
-			continue
+	eachLocalOf(s, func(l ir.Local) { out = append(out, l) })
+	set, _ := targets(s)
+	if sc, ok := s.(*ir.ScanStmt); ok {
+		set = []ir.Local{sc.Key, sc.Value}
+	}
+	for _, w := range set {
+		if i := slices.Index(out, w); i >= 0 {
+			out = slices.Delete(out, i, i+1)
 		}
-		if sc, ok := s.(*ir.ScanStmt); ok && (f.Name == "Key" || f.Name == "Value") {
-			_ = sc
-			continue
-		}
-		eachField(v.Field(i), func(l ir.Local) { out = append(out, l) })
 	}
 	return out
 }
