@@ -35,6 +35,13 @@ type Result struct {
 	// Known is false when the app has no topic spec; the other fields are
 	// then zero and the policy decides what an unknown app may do.
 	Known bool `json:"known"`
+	// Directive is true when the text tells the assistant to perform a
+	// task ("write …", "now you are …", "I want you to …"; see Directive)
+	// rather than only asking a question. rego/scope.rego's
+	// "refuse_directives" mode refuses an off-topic text only when it is
+	// a directive. It says nothing about scope: polite requests in scope
+	// ("Please summarise this note") are directives too.
+	Directive bool `json:"directive"`
 }
 
 // DefaultThreshold is the InScope probability at which Ward's policy input
@@ -257,15 +264,16 @@ func (c *Classifier) Classify(app, text string) Result {
 		}
 	}
 	inScope := in / sum
+	directive := Directive(text)
 	if words == 0 {
-		return Result{InScope: 0, Nearest: OtherTopic, Known: true}
+		return Result{InScope: 0, Nearest: OtherTopic, Known: true, Directive: directive}
 	}
 	// Text whose words the allowed examples never use is out of scope even
 	// when naive Bayes, forced to choose, prefers an allowed topic.
 	if cov := float64(known) / float64(words); cov < minCoverage {
 		inScope *= cov / minCoverage
 	}
-	return Result{InScope: inScope, Nearest: m.topics[best], Known: true}
+	return Result{InScope: inScope, Nearest: m.topics[best], Known: true, Directive: directive}
 }
 
 // Feature kinds live in the two low bits of the feature hash.
@@ -293,26 +301,10 @@ func features(dst []uint64, text string) []uint64 {
 	// word holds "^" + the lower-cased word + "$"; prev the previous word.
 	var word, prevBuf [66]byte
 	var prev []byte
+	word[0] = '^'
 	for i := 0; i < len(text); {
-		r, size := utf8.DecodeRuneInString(text[i:])
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
-			i += size
-			continue
-		}
-		// Lower-case the word into a fixed buffer (long words are truncated).
-		n := 1
-		word[0] = '^'
-		for i < len(text) {
-			r, size = utf8.DecodeRuneInString(text[i:])
-			if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\'' {
-				break
-			}
-			i += size
-			if n+utf8.UTFMax < len(word)-1 && r != '\'' {
-				n += utf8.EncodeRune(word[n:], unicode.ToLower(r))
-			}
-		}
-		w := word[1:n]
+		var w []byte
+		w, _, i = nextWord(text, i, word[1:])
 		if len(w) < 2 || stop[string(w)] {
 			continue
 		}
@@ -329,6 +321,34 @@ func features(dst []uint64, text string) []uint64 {
 		}
 	}
 	return dst
+}
+
+// nextWord finds the first word of text at or after byte i: a run of
+// letters and digits, apostrophes inside it dropped ("don't" is "dont"). It
+// lower-cases the word into buf (truncated to len(buf)-1-utf8.UTFMax bytes)
+// and returns it with the word's start and end offsets; w is empty and
+// start == end == len(text) when no word is left.
+func nextWord(text string, i int, buf []byte) (w []byte, start, end int) {
+	for i < len(text) {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			break
+		}
+		i += size
+	}
+	start = i
+	n := 0
+	for i < len(text) {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\'' {
+			break
+		}
+		i += size
+		if n+utf8.UTFMax < len(buf)-1 && r != '\'' {
+			n += utf8.EncodeRune(buf[n:], unicode.ToLower(r))
+		}
+	}
+	return buf[:n], start, i
 }
 
 // stem strips a few English plural / verb endings (in place) so
