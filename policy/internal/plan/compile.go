@@ -38,6 +38,7 @@ type Program struct {
 	resultKey  *ast.Term          // the query's one variable, when results are its bare values (unwrapResults)
 	consts     map[ast.Value]bool // values of constValueStmts, shared by every evaluation
 	wholeInput bool               // the plan uses the input document other than by constant paths
+	shared     sharedValues       // interned objects, shared by every evaluation (intern.go)
 }
 
 type function struct {
@@ -148,9 +149,10 @@ type (
 		key *ast.Term // for the error the object literal would have raised
 	}
 	objectLiteral struct {
-		dst  int32
-		keys []*ast.Term
-		vals []operand
+		dst    int32
+		keys   []*ast.Term
+		vals   []operand
+		intern *internCache // objects built from scalar values (intern.go)
 	}
 	dataPathStmt struct {
 		dsts []int32
@@ -853,7 +855,7 @@ func (c *compiler) objectLiteral(ss []ir.Stmt) ([]stmt, int, error) {
 	if len(inserts) == 0 {
 		return nil, 0, nil
 	}
-	lit := &objectLiteral{dst: c.local(mk.Target)}
+	lit := &objectLiteral{dst: c.local(mk.Target), intern: &internCache{}}
 	var out []stmt
 	from := 1 // start of the statements since the previous insert
 	for _, j := range inserts {

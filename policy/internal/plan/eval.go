@@ -379,6 +379,13 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 		}
 		fr[s.dst] = v
 	case *objectLiteral:
+		h, scalar := scalarHash(fr, s.vals)
+		if scalar {
+			if obj := s.intern.lookup(h, fr, s.vals); obj != nil {
+				fr[s.dst] = m.newTerm(obj)
+				return done, nil
+			}
+		}
 		pairs := m.pairs[:0]
 		for i, k := range s.keys {
 			v := read(fr, s.vals[i])
@@ -387,9 +394,13 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 			}
 			pairs = append(pairs, [2]*ast.Term{k, v})
 		}
-		fr[s.dst] = m.newTerm(ast.NewObject(pairs...))
+		obj := ast.NewObject(pairs...)
+		fr[s.dst] = m.newTerm(obj)
 		clear(pairs)
 		m.pairs = pairs[:0]
+		if scalar {
+			s.intern.add(m.prog, h, obj, fr, s.vals)
+		}
 	case *constValueStmt:
 		fr[s.dst] = m.newTerm(s.value)
 	case *arrayLiteral:
@@ -438,7 +449,7 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 			t.Value = ast.NewObject([2]*ast.Term{k, v})
 			return done, nil
 		}
-		if m.prog.consts[obj] {
+		if m.prog.isShared(obj) {
 			obj = obj.Copy()
 			t.Value = obj
 		}

@@ -468,3 +468,121 @@ func TestDataRulesFolded(t *testing.T) {
 		}
 	}
 }
+
+// Object literals of scalar values are interned: an evaluation with the
+// same values gets the same object, and a statement that changes one in
+// place changes a copy, never the shared object.
+func TestScalarObjectLiteralsAreInterned(t *testing.T) {
+	p := policyOf([]string{"a", "b"}, nil, blk(with([]ir.Stmt{
+		&ir.DotStmt{Source: l(0), Key: str(1), Target: 6},
+		&ir.MakeObjectStmt{Target: 5},
+		&ir.ObjectInsertStmt{Key: str(1), Value: l(6), Object: 5},
+		&ir.AssignVarStmt{Source: l(5), Target: 8}, // ends the literal
+		&ir.ObjectInsertStmt{Key: str(2), Value: l(6), Object: 5},
+		&ir.MakeObjectStmt{Target: 7},
+		&ir.ObjectInsertStmt{Key: str(1), Value: l(6), Object: 7},
+		&ir.AssignVarStmt{Source: l(7), Target: 9},
+		&ir.MakeArrayStmt{Capacity: 2, Target: 12},
+		&ir.ArrayAppendStmt{Value: l(8), Array: 12},
+		&ir.ArrayAppendStmt{Value: l(9), Array: 12},
+	}, result(12)...)...))
+	prog, err := Compile(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lits []*objectLiteral
+	for _, b := range prog.main {
+		for _, s := range b {
+			if lit, ok := s.(*objectLiteral); ok {
+				lits = append(lits, lit)
+			}
+		}
+	}
+	if len(lits) < 2 {
+		t.Fatalf("%d object literals compiled, want at least 2", len(lits))
+	}
+	var last ast.Value
+	for i, a := range []string{"v", "w", "v", "v"} {
+		r, _, err := prog.EvalValue(context.Background(), time.Time{}, ValueInput(ast.MustParseTerm(`{"a": "`+a+`"}`).Value), ast.NewObject())
+		want := `[{"a": "` + a + `", "b": "` + a + `"}, {"a": "` + a + `"}]`
+		if err != nil || r.String() != want {
+			t.Fatalf("evaluation %d: %v, %v; want %s", i, r, err, want)
+		}
+		second := r.Value.(*ast.Array).Elem(1).Value
+		if i == 3 && second != last {
+			t.Error("the same values built a second object: not interned")
+		}
+		last = second
+	}
+	for _, lit := range lits {
+		tab := lit.intern.table.Load()
+		if tab == nil {
+			continue
+		}
+		for _, e := range tab.entries {
+			if s := e.obj.String(); s != `{"a": "v"}` && s != `{"a": "w"}` {
+				t.Errorf("an interned object was changed: %s", s)
+			}
+		}
+	}
+}
+
+// The table of an object literal stops growing at maxInterned; values
+// beyond it still build correct objects.
+func TestInternTableIsBounded(t *testing.T) {
+	p := policyOf([]string{"a"}, nil, blk(with([]ir.Stmt{
+		&ir.DotStmt{Source: l(0), Key: str(1), Target: 6},
+		&ir.MakeObjectStmt{Target: 5},
+		&ir.ObjectInsertStmt{Key: str(1), Value: l(6), Object: 5},
+	}, result(5)...)...))
+	prog, err := Compile(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 * maxInterned {
+		in := ast.NewObject([2]*ast.Term{ast.StringTerm("a"), ast.IntNumberTerm(i)})
+		r, _, err := prog.EvalValue(context.Background(), time.Time{}, ValueInput(in), ast.NewObject())
+		if err != nil || r.Value.Compare(in) != 0 {
+			t.Fatalf("evaluation %d: %v, %v; want %v", i, r, err, in)
+		}
+	}
+	for _, b := range prog.main {
+		for _, s := range b {
+			if lit, ok := s.(*objectLiteral); ok {
+				if tab := lit.intern.table.Load(); tab != nil && len(tab.entries) > maxInterned {
+					t.Errorf("%d interned objects, limit %d", len(tab.entries), maxInterned)
+				}
+			}
+		}
+	}
+}
+
+// A hash match is not enough: an interned entry is used only for exactly
+// the values it was built from.
+func TestInternEntryMatchesValues(t *testing.T) {
+	s, n1, n10, tr, null := ast.String("1"), ast.Number("1"), ast.Number("1.0"), ast.Boolean(true), ast.Null{}
+	e := internEntry{vals: []ast.Value{s, n1, tr, null}}
+	ops := func(vs ...ast.Value) ([]*ast.Term, []operand) {
+		fr := make([]*ast.Term, len(vs))
+		o := make([]operand, len(vs))
+		for i, v := range vs {
+			fr[i], o[i] = ast.NewTerm(v), operand{local: int32(i)}
+		}
+		return fr, o
+	}
+	for _, tc := range []struct {
+		vals []ast.Value
+		want bool
+	}{
+		{[]ast.Value{s, n1, tr, null}, true},
+		{[]ast.Value{n1, n1, tr, null}, false}, // "1" is not 1
+		{[]ast.Value{s, n10, tr, null}, false}, // another representation: another entry
+		{[]ast.Value{s, n1, ast.Boolean(false), null}, false},
+		{[]ast.Value{s, n1, tr, ast.String("")}, false},
+	} {
+		fr, o := ops(tc.vals...)
+		if got := e.sameScalars(fr, o); got != tc.want {
+			t.Errorf("%v: same = %v, want %v", tc.vals, got, tc.want)
+		}
+	}
+}

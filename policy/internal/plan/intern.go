@@ -1,0 +1,172 @@
+package plan
+
+import (
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Interned object literals.
+//
+// OPA's object is a Go map plus two slices: a two-key object costs five
+// allocations and about 300 bytes, most of a decision's allocated memory.
+// Many of a policy's object literals have only scalar values drawn from a
+// few distinct ones ({"type": t, "mode": cfg.redact_mode} per redacted
+// PHI type, {"x-ward-redacted": "DOB,NAME"}). Each such literal keeps a
+// small table of the objects it built, keyed by its values, and hands out
+// the same object again. The objects are shared by every evaluation, like
+// load-time constants, so the statements that change an object in place
+// copy an interned one first (Program.shared).
+//
+// The table is per statement and bounded (maxInterned): values derived
+// from the request (a model name, a user string) cannot grow it without
+// limit; once full, the literal builds its objects as before. It is
+// immutable once published, so readers take no lock; an insert copies it
+// (at most maxInterned times per statement).
+
+const maxInterned = 64
+
+var internSeed = maphash.MakeSeed()
+
+type internTable struct {
+	entries map[uint64]internEntry
+}
+
+type internEntry struct {
+	vals []ast.Value // the literal's values, in key order
+	obj  ast.Object
+}
+
+// internCache is an object literal's table.
+type internCache struct {
+	table atomic.Pointer[internTable]
+	full  atomic.Bool
+}
+
+// scalarHash hashes the literal's values when all of them are scalars;
+// ok is false otherwise (the object is built as usual).
+func scalarHash(fr []*ast.Term, vals []operand) (h uint64, ok bool) {
+	h = 0x9e3779b97f4a7c15
+	for _, o := range vals {
+		t := read(fr, o)
+		if t == nil {
+			return 0, false
+		}
+		var x uint64
+		switch v := t.Value.(type) {
+		case ast.String:
+			x = maphash.String(internSeed, string(v))
+		case ast.Number:
+			x = maphash.String(internSeed, string(v)) ^ 0x5bd1e995
+		case ast.Boolean:
+			x = 0x27d4eb2f
+			if v {
+				x = 0x165667b1
+			}
+		case ast.Null:
+			x = 0x85ebca6b
+		default:
+			return 0, false
+		}
+		h = (h ^ x) * 0x100000001b3
+		h ^= h >> 29
+	}
+	return h, true
+}
+
+// sameScalars reports whether the entry was built from exactly these
+// values (a hash match is not enough).
+func (e *internEntry) sameScalars(fr []*ast.Term, vals []operand) bool {
+	for i, o := range vals {
+		if !scalarEqual(e.vals[i], read(fr, o).Value) {
+			return false
+		}
+	}
+	return true
+}
+
+// scalarEqual is equality of scalars by representation: 1 and 1.0 are
+// different entries, which only costs a second object.
+func scalarEqual(a, b ast.Value) bool {
+	switch a := a.(type) {
+	case ast.String:
+		b, ok := b.(ast.String)
+		return ok && a == b
+	case ast.Number:
+		b, ok := b.(ast.Number)
+		return ok && a == b
+	case ast.Boolean:
+		b, ok := b.(ast.Boolean)
+		return ok && a == b
+	case ast.Null:
+		_, ok := b.(ast.Null)
+		return ok
+	}
+	return false
+}
+
+// lookup returns the interned object for these values, or nil.
+func (c *internCache) lookup(h uint64, fr []*ast.Term, vals []operand) ast.Object {
+	t := c.table.Load()
+	if t == nil {
+		return nil
+	}
+	e, ok := t.entries[h]
+	if !ok || !e.sameScalars(fr, vals) {
+		return nil
+	}
+	return e.obj
+}
+
+// add publishes obj for these values unless the table is full or another
+// evaluation published first; either way obj is the caller's to use.
+func (c *internCache) add(p *Program, h uint64, obj ast.Object, fr []*ast.Term, vals []operand) {
+	if c.full.Load() {
+		return
+	}
+	old := c.table.Load()
+	n := 0
+	if old != nil {
+		n = len(old.entries)
+		if _, taken := old.entries[h]; taken { // a collision: keep the first
+			return
+		}
+	}
+	if n >= maxInterned {
+		c.full.Store(true)
+		return
+	}
+	next := &internTable{entries: make(map[uint64]internEntry, n+1)}
+	if old != nil {
+		for k, e := range old.entries {
+			next.entries[k] = e
+		}
+	}
+	e := internEntry{vals: make([]ast.Value, len(vals)), obj: obj}
+	for i, o := range vals {
+		e.vals[i] = read(fr, o).Value
+	}
+	next.entries[h] = e
+	// Marked shared before anyone can see it in the table.
+	p.shared.Store(obj, struct{}{})
+	c.table.CompareAndSwap(old, next)
+}
+
+// sharedValues is the set of interned objects; see Program.isShared.
+type sharedValues = sync.Map
+
+// isShared reports whether v is shared between evaluations (a load-time
+// constant or an interned object): a statement that changes a value in
+// place must copy it first.
+func (p *Program) isShared(v ast.Value) bool {
+	if p.consts[v] {
+		return true
+	}
+	if _, ok := v.(ast.Object); !ok {
+		return false
+	}
+	_, ok := p.shared.Load(v)
+	return ok
+}
