@@ -77,11 +77,11 @@ func init() {
 		ahora y pero entonces bueno hola primero luego
 		maintenant et mais alors bon bonjour salut dabord ensuite`)
 	add(wImp, `write tell say give generate create compose draft formulate translate summarize summarise
-		explain describe ignore forget disregard pretend act imagine show print repeat output answer respond
+		explain describe ignore forget disregard pretend imagine show repeat respond
 		reply produce rewrite continue stop become provide find calculate recommend suggest convert
 		insert include add replace remember assume behave spell argue praise focus concentrate remove
 		make lets begin correct complete invent pick choose criticize criticise insult
-		speak talk mention emphasize emphasise declare publish reveal share
+		speak talk mention emphasize emphasise declare publish reveal
 		schreibe schreib sag sage erzähle erzähl gib nenne erstelle generiere formuliere übersetze
 		fasse erkläre beschreibe ignoriere vergiss tue stell handle antworte beantworte wiederhole zeige
 		zeig mache mach verfasse hilf konzentriere lass lasse vergesst ignoriert
