@@ -13,10 +13,11 @@ import (
 // rego/scope.rego (embedded; no dataset needed).
 func TestPolicyEval(t *testing.T) {
 	ctx := context.Background()
-	pe, err := newPolicyEval(ctx, map[string][]string{deployedApp: {deployedTopic}})
+	pe, err := newPolicyEval(ctx, withModes(map[string][]string{deployedApp: {deployedTopic}}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	qApp := deployedApp + "/" + modeRefuseDirectives
 	clean := injection.Result{Score: 0.13, Rules: []string{}}
 	attack := injection.Result{Score: 0.93, Rules: []string{"instruction_override"}}
 	on := topic.Result{InScope: 0.9, Nearest: deployedTopic, Known: true}
@@ -35,6 +36,11 @@ func TestPolicyEval(t *testing.T) {
 		{"nearest not a configured topic", deployedApp, clean, topic.Result{InScope: 0.6, Nearest: topic.OtherTopic, Known: true}, verdicts{scope: true}},
 		{"both", deployedApp, attack, topic.Result{InScope: 0.1, Nearest: topic.OtherTopic, Known: true}, verdicts{inj: true, scope: true}},
 		{"app without topics", "scribe", clean, topic.Result{InScope: 0.1, Nearest: topic.OtherTopic, Known: true}, verdicts{}},
+		{"refuse: off-topic question", deployedApp, clean, topic.Result{InScope: 0.1, Nearest: topic.OtherTopic, Known: true}, verdicts{scope: true}},
+		{"refuse_directives: off-topic question", qApp, clean, topic.Result{InScope: 0.1, Nearest: topic.OtherTopic, Known: true}, verdicts{}},
+		{"refuse_directives: off-topic directive", qApp, clean, topic.Result{InScope: 0.1, Nearest: topic.OtherTopic, Known: true, Directive: true}, verdicts{scope: true}},
+		{"refuse_directives: in-scope directive", qApp, clean, topic.Result{InScope: 0.9, Nearest: deployedTopic, Known: true, Directive: true}, verdicts{}},
+		{"refuse_directives: injection question", qApp, attack, topic.Result{InScope: 0.1, Nearest: topic.OtherTopic, Known: true}, verdicts{inj: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -64,6 +64,7 @@ func run(args []string, out io.Writer) error {
 	topicPer := fs.Int("topic-examples", 3, "training prompts per banking intent / MedQuAD question type for the topic-scope table (0: skip)")
 	folds := fs.Int("deployed-folds", 5, "cross-validation folds on deepset train for the deployed-app section (detector + topic scope; 0: skip)")
 	showScope := fs.Bool("show-scope", false, "with the deployed-app section: print deepset train rows the out-of-fold scope gets wrong (development; test rows are never printed)")
+	showDirective := fs.Bool("show-directive", false, "with the deployed-app section: print off-topic deepset train rows the directive gate gets wrong (development; test rows are never printed)")
 	show := fs.String("show", "", "print misclassified rows of groups containing this string (development; test-split rows and deepset rows outside its train split are never printed)")
 	showAll := fs.Bool("all", false, "with -show: print every row of the group, not only the misclassified ones")
 	if err := fs.Parse(args); err != nil {
@@ -105,7 +106,7 @@ func run(args []string, out io.Writer) error {
 	}
 	if *folds > 1 {
 		fmt.Fprintln(out)
-		return evalDeployed(rows, *folds, *showScope, out)
+		return evalDeployed(rows, *folds, *showScope, *showDirective, out)
 	}
 	return nil
 }

@@ -36,25 +36,32 @@ func evalTopic(rows []row, perClass int, out io.Writer) error {
 		return err
 	}
 	ctx := context.Background()
-	pe, err := newPolicyEval(ctx, map[string][]string{"banking": {"banking"}, "medical": {"medical"}})
+	pe, err := newPolicyEval(ctx, withModes(map[string][]string{"banking": {"banking"}, "medical": {"medical"}}))
 	if err != nil {
 		return err
 	}
 	type agg struct{ n, inB, inM int }
 	res := map[string]*agg{}
-	// own: the deployed verdict on each app's own (benign) rows.
+	// own: the deployed verdict on each app's own (benign) rows, with
+	// off_topic "refuse" (own) and "refuse_directives" (ownD).
 	own := map[string]*triple{"banking": {}, "medical": {}}
+	ownD := map[string]*triple{"banking": {}, "medical": {}}
 	for i := range rows {
 		r := &rows[i]
 		if train[r.ID] {
 			continue
 		}
 		if app := map[string]string{"banking77_test": "banking", "medquad_questions_sample": "medical"}[r.file]; app != "" {
-			v, err := pe.decide(ctx, app, r.res, c.Classify(app, r.Text))
+			tr := c.Classify(app, r.Text)
+			v, err := pe.decide(ctx, app, r.res, tr)
 			if err != nil {
 				return err
 			}
 			own[app].add(r, v)
+			if v, err = pe.decide(ctx, app+"/"+modeRefuseDirectives, r.res, tr); err != nil {
+				return err
+			}
+			ownD[app].add(r, v)
 		}
 		a := res[r.group]
 		if a == nil {
@@ -83,13 +90,18 @@ func evalTopic(rows []row, perClass int, out io.Writer) error {
 		a := res[g]
 		fmt.Fprintf(out, "| %s | %d | %.3f | %.3f |\n", g, a.n, float64(a.inB)/float64(a.n), float64(a.inM)/float64(a.n))
 	}
-	fmt.Fprintln(out, "\nDeployed verdict on each app's own benign rows (rego/injection.rego or rego/scope.rego denies; same apps, same excluded training rows):")
-	fmt.Fprintln(out, "\n| app | rows | denied by detector | denied by scope | denied (combined) | FPR combined |")
-	fmt.Fprintln(out, "|---|--:|--:|--:|--:|--:|")
+	fmt.Fprintln(out, "\nDeployed verdict on each app's own benign rows (rego/injection.rego or rego/scope.rego denies; same apps, same excluded training rows), with off_topic \"refuse\" (default) and \"refuse_directives\" (topic.Result.Directive):")
+	fmt.Fprintln(out, "\n| app | off_topic | rows | denied by detector | denied by scope | denied (combined) | FPR combined |")
+	fmt.Fprintln(out, "|---|---|--:|--:|--:|--:|--:|")
 	for _, app := range []string{"banking", "medical"} {
-		t := own[app]
-		n := t.both.fp + t.both.tn
-		fmt.Fprintf(out, "| %s | %d | %d | %d | %d | %s |\n", app, n, t.det.fp, t.scope.fp, t.both.fp, f(t.both.fpr()))
+		for _, m := range []struct {
+			mode string
+			t    *triple
+		}{{modeRefuse, own[app]}, {modeRefuseDirectives, ownD[app]}} {
+			t := m.t
+			n := t.both.fp + t.both.tn
+			fmt.Fprintf(out, "| %s | %s | %d | %d | %d | %d | %s |\n", app, m.mode, n, t.det.fp, t.scope.fp, t.both.fp, f(t.both.fpr()))
+		}
 	}
 	return nil
 }
