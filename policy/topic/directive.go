@@ -58,17 +58,22 @@ const (
 // dirPhrase is a word sequence that is a CueAddress wherever it occurs.
 type dirPhrase []uint16
 
+type dirWord struct{ class, id uint16 }
+
 var (
-	dirWords   = map[string]uint16{}
-	dirIDs     = map[string]uint16{} // phrase word -> id (1-based)
-	dirPhrases = map[uint16][]dirPhrase{}
+	// dirWords holds every word the scanner knows: its classes and, for a
+	// phrase word, its id (1-based; 0 for other words). One lookup per word.
+	dirWords   = map[string]dirWord{}
+	dirPhrases = map[uint16][]dirPhrase{} // by the id of their last word
 	maxPhrase  int
 )
 
 func init() {
 	add := func(class uint16, words string) {
 		for _, w := range strings.Fields(words) {
-			dirWords[w] |= class
+			d := dirWords[w]
+			d.class |= class
+			dirWords[w] = d
 		}
 	}
 	add(wFiller, `ok okay now so then and but also well please pls kindly hey hi hello oh alright just simply
@@ -109,6 +114,7 @@ func init() {
 		explicar explicarme describir mostrar
 		écrire dire donner raconter faire générer créer traduire résumer expliquer décrire montrer rédiger`)
 
+	var ids uint16
 	for _, p := range strings.Split(`i want you to|i need you to|i would like you to|id like you to|you are now|youre now|
 		now you are|now youre|from now on|pretend you|pretend to be|pretending to be|roleplay|your new task|your task is|
 		new tasks|new task|imagine you are|you will act|you will now|
@@ -126,12 +132,13 @@ func init() {
 		}
 		ph := make(dirPhrase, len(ws))
 		for i, w := range ws {
-			id, ok := dirIDs[w]
-			if !ok {
-				id = uint16(len(dirIDs) + 1)
-				dirIDs[w] = id
+			d := dirWords[w]
+			if d.id == 0 {
+				ids++
+				d.id = ids
+				dirWords[w] = d
 			}
-			ph[i] = id
+			ph[i] = d.id
 		}
 		last := ph[len(ph)-1]
 		dirPhrases[last] = append(dirPhrases[last], ph)
@@ -178,10 +185,10 @@ func Directives(text string) Cues {
 		if len(w) == 0 {
 			break
 		}
-		class := dirWords[string(w)]
+		d := dirWords[string(w)]
+		class, id := d.class, d.id
 
 		// Phrases (CueAddress) match anywhere, across clause breaks.
-		id := dirIDs[string(w)]
 		recent[nRecent%len(recent)] = id
 		nRecent++
 		if id != 0 && cues&CueAddress == 0 {

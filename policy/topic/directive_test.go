@@ -91,8 +91,8 @@ func TestDirectives(t *testing.T) {
 // TestDirectiveWordClasses: a word that is also a noun ("list", "answer")
 // must be in wImpOf only, or its noun check never runs.
 func TestDirectiveWordClasses(t *testing.T) {
-	for w, c := range dirWords {
-		if c&wImp != 0 && c&wImpOf != 0 {
+	for w, d := range dirWords {
+		if d.class&wImp != 0 && d.class&wImpOf != 0 {
 			t.Errorf("%q is both wImp and wImpOf", w)
 		}
 	}
