@@ -40,7 +40,9 @@ func evalTopic(rows []row, perClass int, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	type agg struct{ n, inB, inM int }
+	// inB/inM: in scope; passB/passM: not refused by the scope in mode
+	// "refuse_directives" (in scope, or not a directive).
+	type agg struct{ n, inB, inM, passB, passM int }
 	res := map[string]*agg{}
 	// own: the deployed verdict on each app's own (benign) rows, with
 	// off_topic "refuse" (own) and "refuse_directives" (ownD).
@@ -69,11 +71,17 @@ func evalTopic(rows []row, perClass int, out io.Writer) error {
 			res[r.group] = a
 		}
 		a.n++
-		if c.Classify("banking", r.Text).InScope >= 0.5 {
+		if rb := c.Classify("banking", r.Text); rb.InScope >= 0.5 {
 			a.inB++
+			a.passB++
+		} else if !rb.Directive {
+			a.passB++
 		}
-		if c.Classify("medical", r.Text).InScope >= 0.5 {
+		if rm := c.Classify("medical", r.Text); rm.InScope >= 0.5 {
 			a.inM++
+			a.passM++
+		} else if !rm.Directive {
+			a.passM++
 		}
 	}
 	groups := make([]string, 0, len(res))
@@ -84,11 +92,13 @@ func evalTopic(rows []row, perClass int, out io.Writer) error {
 	fmt.Fprintf(out, "## Topic scope (in_scope >= 0.5), %d training prompts per banking intent / MedQuAD question type\n\n", perClass)
 	fmt.Fprintf(out, "Training: %d banking and %d MedQuAD prompts (excluded below). The built-in \"other\" topic is the only negative class.\n\n",
 		len(bank.Allowed["banking"]), len(med.Allowed["medical"]))
-	fmt.Fprintln(out, "| file [split] | n | in scope of banking app | in scope of medical app |")
-	fmt.Fprintln(out, "|---|--:|--:|--:|")
+	fmt.Fprintln(out, "Last two columns: share not refused by the scope in off_topic mode \"refuse_directives\" (in scope, or off topic without a directive).")
+	fmt.Fprintln(out, "\n| file [split] | n | in scope of banking app | in scope of medical app | banking, refuse_directives: let through | medical, refuse_directives: let through |")
+	fmt.Fprintln(out, "|---|--:|--:|--:|--:|--:|")
 	for _, g := range groups {
 		a := res[g]
-		fmt.Fprintf(out, "| %s | %d | %.3f | %.3f |\n", g, a.n, float64(a.inB)/float64(a.n), float64(a.inM)/float64(a.n))
+		fmt.Fprintf(out, "| %s | %d | %.3f | %.3f | %.3f | %.3f |\n", g, a.n, float64(a.inB)/float64(a.n), float64(a.inM)/float64(a.n),
+			float64(a.passB)/float64(a.n), float64(a.passM)/float64(a.n))
 	}
 	fmt.Fprintln(out, "\nDeployed verdict on each app's own benign rows (rego/injection.rego or rego/scope.rego denies; same apps, same excluded training rows), with off_topic \"refuse\" (default) and \"refuse_directives\" (topic.Result.Directive):")
 	fmt.Fprintln(out, "\n| app | off_topic | rows | denied by detector | denied by scope | denied (combined) | FPR combined |")
