@@ -159,8 +159,9 @@ type (
 		vals []*ast.Term // nil from the first key the data does not have
 	}
 	arrayLiteral struct {
-		dst  int32
-		vals []operand
+		dst    int32
+		vals   []operand
+		intern *internCache // arrays built from scalar values (intern.go)
 	}
 	returnStmt struct{ src int32 }
 )
@@ -776,7 +777,7 @@ func targets(s ir.Stmt) (pure, other []ir.Local) {
 func (c *compiler) literal(ss []ir.Stmt) (stmt, int, error) {
 	switch mk := ss[0].(type) {
 	case *ir.MakeArrayStmt:
-		lit := &arrayLiteral{dst: c.local(mk.Target)}
+		lit := &arrayLiteral{dst: c.local(mk.Target), intern: &internCache{}}
 		n := 1
 		for ; n < len(ss); n++ {
 			app, ok := ss[n].(*ir.ArrayAppendStmt)

@@ -381,8 +381,8 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 	case *objectLiteral:
 		h, scalar := scalarHash(fr, s.vals)
 		if scalar {
-			if obj := s.intern.lookup(h, fr, s.vals); obj != nil {
-				fr[s.dst] = m.newTerm(obj)
+			if v := s.intern.lookup(h, fr, s.vals); v != nil {
+				fr[s.dst] = m.newTerm(v)
 				return done, nil
 			}
 		}
@@ -404,13 +404,24 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 	case *constValueStmt:
 		fr[s.dst] = m.newTerm(s.value)
 	case *arrayLiteral:
+		h, scalar := scalarHash(fr, s.vals)
+		if scalar {
+			if v := s.intern.lookup(h, fr, s.vals); v != nil {
+				fr[s.dst] = m.newTerm(v)
+				return done, nil
+			}
+		}
 		elems := make([]*ast.Term, len(s.vals))
 		for i, o := range s.vals {
 			if elems[i] = read(fr, o); elems[i] == nil {
 				return 0, fmt.Errorf("plan: array element %d is undefined", i)
 			}
 		}
-		fr[s.dst] = m.newTerm(ast.NewArray(elems...))
+		arr := ast.NewArray(elems...)
+		fr[s.dst] = m.newTerm(arr)
+		if scalar {
+			s.intern.add(m.prog, h, arr, fr, s.vals)
+		}
 	case *makeArrayStmt:
 		if s.capacity > 0 { // the planner knows the size: build it once
 			fr[s.dst] = m.newTerm(ast.NewArray(make([]*ast.Term, 0, s.capacity)...))
@@ -435,6 +446,8 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 			t.Value = ast.NewArray(elems...)
 			return done, nil
 		}
+		// An interned array needs no copy: it is built at its length, so
+		// Append moves its elements to a new backing array.
 		if m.prog.consts[arr] {
 			arr = arr.Copy()
 		}

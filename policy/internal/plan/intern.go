@@ -8,17 +8,20 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
-// Interned object literals.
+// Interned object and array literals.
 //
 // OPA's object is a Go map plus two slices: a two-key object costs five
-// allocations and about 300 bytes, most of a decision's allocated memory.
-// Many of a policy's object literals have only scalar values drawn from a
-// few distinct ones ({"type": t, "mode": cfg.redact_mode} per redacted
-// PHI type, {"x-ward-redacted": "DOB,NAME"}). Each such literal keeps a
-// small table of the objects it built, keyed by its values, and hands out
-// the same object again. The objects are shared by every evaluation, like
-// load-time constants, so the statements that change an object in place
-// copy an interned one first (Program.shared).
+// allocations and about 300 bytes, most of a decision's allocated memory;
+// an array costs three and hashes every element. Many of a policy's
+// literals have only scalar values drawn from a few distinct ones
+// ({"type": t, "mode": cfg.redact_mode} per redacted PHI type,
+// {"x-ward-redacted": "DOB,NAME"}, the path [input.identity.app,
+// "topics"]). Each such literal keeps a small table of the values it
+// built, keyed by its elements, and hands out the same value again. The
+// values are shared by every evaluation, like load-time constants, so an
+// object insert copies an interned object first (Program.isShared); an
+// interned array is built at its length, so appending to it never writes
+// into its elements.
 //
 // The table is per statement and bounded (maxInterned): values derived
 // from the request (a model name, a user string) cannot grow it without
@@ -35,8 +38,8 @@ type internTable struct {
 }
 
 type internEntry struct {
-	vals []ast.Value // the literal's values, in key order
-	obj  ast.Object
+	vals []ast.Value // the literal's values, in order
+	val  ast.Value   // the object or array built from them
 }
 
 // internCache is an object literal's table.
@@ -107,8 +110,8 @@ func scalarEqual(a, b ast.Value) bool {
 	return false
 }
 
-// lookup returns the interned object for these values, or nil.
-func (c *internCache) lookup(h uint64, fr []*ast.Term, vals []operand) ast.Object {
+// lookup returns the interned value for these elements, or nil.
+func (c *internCache) lookup(h uint64, fr []*ast.Term, vals []operand) ast.Value {
 	t := c.table.Load()
 	if t == nil {
 		return nil
@@ -117,12 +120,12 @@ func (c *internCache) lookup(h uint64, fr []*ast.Term, vals []operand) ast.Objec
 	if !ok || !e.sameScalars(fr, vals) {
 		return nil
 	}
-	return e.obj
+	return e.val
 }
 
-// add publishes obj for these values unless the table is full or another
-// evaluation published first; either way obj is the caller's to use.
-func (c *internCache) add(p *Program, h uint64, obj ast.Object, fr []*ast.Term, vals []operand) {
+// add publishes v for these elements unless the table is full or another
+// evaluation published first; either way v is the caller's to use.
+func (c *internCache) add(p *Program, h uint64, v ast.Value, fr []*ast.Term, vals []operand) {
 	if c.full.Load() {
 		return
 	}
@@ -144,28 +147,25 @@ func (c *internCache) add(p *Program, h uint64, obj ast.Object, fr []*ast.Term, 
 			next.entries[k] = e
 		}
 	}
-	e := internEntry{vals: make([]ast.Value, len(vals)), obj: obj}
+	e := internEntry{vals: make([]ast.Value, len(vals)), val: v}
 	for i, o := range vals {
 		e.vals[i] = read(fr, o).Value
 	}
 	next.entries[h] = e
 	// Marked shared before anyone can see it in the table.
-	p.shared.Store(obj, struct{}{})
+	p.shared.Store(v, struct{}{})
 	c.table.CompareAndSwap(old, next)
 }
 
-// sharedValues is the set of interned objects; see Program.isShared.
+// sharedValues is the set of interned values; see Program.isShared.
 type sharedValues = sync.Map
 
 // isShared reports whether v is shared between evaluations (a load-time
-// constant or an interned object): a statement that changes a value in
+// constant or an interned value): a statement that changes a value in
 // place must copy it first.
 func (p *Program) isShared(v ast.Value) bool {
 	if p.consts[v] {
 		return true
-	}
-	if _, ok := v.(ast.Object); !ok {
-		return false
 	}
 	_, ok := p.shared.Load(v)
 	return ok

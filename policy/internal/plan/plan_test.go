@@ -469,9 +469,9 @@ func TestDataRulesFolded(t *testing.T) {
 	}
 }
 
-// Object literals of scalar values are interned: an evaluation with the
-// same values gets the same object, and a statement that changes one in
-// place changes a copy, never the shared object.
+// Object and array literals of scalar values are interned: an evaluation
+// with the same values gets the same value, and a statement that changes
+// one in place changes a copy, never the shared value.
 func TestScalarObjectLiteralsAreInterned(t *testing.T) {
 	p := policyOf([]string{"a", "b"}, nil, blk(with([]ir.Stmt{
 		&ir.DotStmt{Source: l(0), Key: str(1), Target: 6},
@@ -482,29 +482,37 @@ func TestScalarObjectLiteralsAreInterned(t *testing.T) {
 		&ir.MakeObjectStmt{Target: 7},
 		&ir.ObjectInsertStmt{Key: str(1), Value: l(6), Object: 7},
 		&ir.AssignVarStmt{Source: l(7), Target: 9},
-		&ir.MakeArrayStmt{Capacity: 2, Target: 12},
+		&ir.MakeArrayStmt{Capacity: 1, Target: 13},
+		&ir.ArrayAppendStmt{Value: l(6), Array: 13},
+		&ir.AssignVarStmt{Source: l(13), Target: 14}, // ends the literal
+		&ir.ArrayAppendStmt{Value: l(6), Array: 13},
+		&ir.MakeArrayStmt{Capacity: 3, Target: 12},
 		&ir.ArrayAppendStmt{Value: l(8), Array: 12},
 		&ir.ArrayAppendStmt{Value: l(9), Array: 12},
+		&ir.ArrayAppendStmt{Value: l(14), Array: 12},
 	}, result(12)...)...))
 	prog, err := Compile(p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lits []*objectLiteral
+	var caches []*internCache
 	for _, b := range prog.main {
 		for _, s := range b {
-			if lit, ok := s.(*objectLiteral); ok {
-				lits = append(lits, lit)
+			switch lit := s.(type) {
+			case *objectLiteral:
+				caches = append(caches, lit.intern)
+			case *arrayLiteral:
+				caches = append(caches, lit.intern)
 			}
 		}
 	}
-	if len(lits) < 2 {
-		t.Fatalf("%d object literals compiled, want at least 2", len(lits))
+	if len(caches) < 3 {
+		t.Fatalf("%d literals compiled, want at least 3", len(caches))
 	}
 	var last ast.Value
 	for i, a := range []string{"v", "w", "v", "v"} {
 		r, _, err := prog.EvalValue(context.Background(), time.Time{}, ValueInput(ast.MustParseTerm(`{"a": "`+a+`"}`).Value), ast.NewObject())
-		want := `[{"a": "` + a + `", "b": "` + a + `"}, {"a": "` + a + `"}]`
+		want := `[{"a": "` + a + `", "b": "` + a + `"}, {"a": "` + a + `"}, ["` + a + `", "` + a + `"]]`
 		if err != nil || r.String() != want {
 			t.Fatalf("evaluation %d: %v, %v; want %s", i, r, err, want)
 		}
@@ -514,14 +522,16 @@ func TestScalarObjectLiteralsAreInterned(t *testing.T) {
 		}
 		last = second
 	}
-	for _, lit := range lits {
-		tab := lit.intern.table.Load()
+	for _, c := range caches {
+		tab := c.table.Load()
 		if tab == nil {
 			continue
 		}
 		for _, e := range tab.entries {
-			if s := e.obj.String(); s != `{"a": "v"}` && s != `{"a": "w"}` {
-				t.Errorf("an interned object was changed: %s", s)
+			switch s := e.val.String(); s {
+			case `{"a": "v"}`, `{"a": "w"}`, `["v"]`, `["w"]`, `[{"a": "v"}]`, `[{"a": "w"}]`:
+			default:
+				t.Errorf("an interned value was changed: %s", s)
 			}
 		}
 	}
