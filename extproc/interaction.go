@@ -126,9 +126,10 @@ type InjectionScore struct {
 
 // TopicScore is the per-app topic classifier's verdict.
 type TopicScore struct {
-	InScope float64
-	Nearest string
-	Known   bool
+	InScope   float64
+	Nearest   string
+	Known     bool
+	Directive bool // the prompt instructs the assistant (topic.Directive)
 }
 
 // Redaction records what was redacted where.

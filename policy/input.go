@@ -125,6 +125,9 @@ type Topic struct {
 	InScope bool    `json:"in_scope"`
 	Nearest string  `json:"nearest"`
 	Score   float64 `json:"score"`
+	// Directive: the prompt tells the assistant to do something (see
+	// topic.Directive); scope.rego's refuse_directives mode reads it.
+	Directive bool `json:"directive"`
 }
 
 // Tokens holds token estimates and the caller's budget.
@@ -254,7 +257,7 @@ var (
 	kEnd, kScore, kInInput, kRules, kInScope, kNearest, kPromptEstimate           = key("end"), key("score"), key("in_input"), key("rules"), key("in_scope"), key("nearest"), key("prompt_estimate")
 	kMaxOutput, kBudget, kLimit, kSpent, kRemaining, kUnit, kBAA                  = key("max_output"), key("budget"), key("limit"), key("spent"), key("remaining"), key("unit"), key("baa")
 	kAllowedPHI, kDelta, kWindow, kFinishReason, kUsage, kInputTokens, kOutTokens = key("allowed_phi"), key("delta"), key("window"), key("finish_reason"), key("usage"), key("input_tokens"), key("output_tokens")
-	kPresent, kNewByType                                                          = key("present"), key("new_by_type")
+	kPresent, kNewByType, kDirective                                              = key("present"), key("new_by_type"), key("directive")
 )
 
 func key(s string) *ast.Term { return ast.StringTerm(s) }
@@ -670,6 +673,7 @@ func (b *builder) detectors(d *Detectors) *ast.Term {
 			[2]*ast.Term{kInScope, b.topicField(d.Topic, "in_scope")},
 			[2]*ast.Term{kNearest, b.topicField(d.Topic, "nearest")},
 			[2]*ast.Term{kScore, b.topicField(d.Topic, "score")},
+			[2]*ast.Term{kDirective, b.topicField(d.Topic, "directive")},
 		)})
 	}
 	return b.obj(pairs...)
@@ -712,6 +716,8 @@ func (b *builder) topicField(t *Topic, name string) *ast.Term {
 		return b.sym(t.Nearest)
 	case "score":
 		return b.float(t.Score)
+	case "directive":
+		return boolean(t.Directive)
 	}
 	return nil
 }

@@ -318,6 +318,14 @@ func embeddedInputs() map[string]*Input {
 		in.Identity.App = "burrito-bot"
 		in.Detectors.Topic = &Topic{InScope: false, Nearest: "coding", Score: 0.05}
 	})
+	add("off topic question, refuse_directives app", func(in *Input) {
+		in.Identity.App = "newsdesk"
+		in.Detectors.Topic = &Topic{InScope: false, Nearest: "coding", Score: 0.05}
+	})
+	add("off topic directive, refuse_directives app", func(in *Input) {
+		in.Identity.App = "newsdesk"
+		in.Detectors.Topic = &Topic{InScope: false, Nearest: "coding", Score: 0.05, Directive: true}
+	})
 	add("patient-facing advice", func(in *Input) {
 		in.Phase = PhaseResponse
 		in.Identity.App = "patient-portal"
@@ -341,9 +349,15 @@ func embeddedInputs() map[string]*Input {
 	return ins
 }
 
+// newsdeskData adds an app in scope.rego's refuse_directives mode to the
+// embedded data.
+var newsdeskData = map[string]any{"ward": map[string]any{"config": map[string]any{"apps": map[string]any{
+	"newsdesk": map[string]any{"topics": []any{"news", "politics"}, "off_topic": "refuse_directives"},
+}}}}
+
 func TestPlanMatchesTopdownEmbedded(t *testing.T) {
-	plan := newEngine(t, Embedded(), Options{})
-	ref := newEngine(t, Embedded(), Options{Evaluator: EvaluatorTopdown})
+	plan := newEngine(t, Embedded(), Options{Data: newsdeskData})
+	ref := newEngine(t, Embedded(), Options{Evaluator: EvaluatorTopdown, Data: newsdeskData})
 	for _, st := range plan.Status().Entrypoints {
 		if st.Evaluator != EvaluatorPlan {
 			t.Fatalf("embedded policy not planned: %+v", st)
@@ -379,11 +393,11 @@ func FuzzPlanMatchesTopdown(f *testing.F) {
 	f.Add(uint8(0), uint8(3), uint8(3), uint8(3), uint16(0), uint8(0), 0.5, 0.5, int32(0), 1e300, "\xff", true, uint16(1))
 	profiles := []string{"clinical", "internal", "passthrough", "nope", ""}
 	phases := []Phase{PhaseRequest, PhaseResponse, PhaseResponseChunk, "other"}
-	apps := []string{"patient-portal", "burrito-bot", "scribe", ""}
+	apps := []string{"patient-portal", "burrito-bot", "scribe", "newsdesk", ""}
 	models := []string{"gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "unknown-model"}
 	types := []string{"SSN", "MBI", "MRN", "NAME", "DOB", "PHONE", "EMAIL", "ADDRESS", "ssn", "phone", "ip", "URL", "CREDIT_CARD", "NPI", "DEA", "ZIP"}
-	plan := newEngine(f, Embedded(), Options{Timeout: 10 * time.Second})
-	ref := newEngine(f, Embedded(), Options{Evaluator: EvaluatorTopdown, Timeout: 10 * time.Second})
+	plan := newEngine(f, Embedded(), Options{Timeout: 10 * time.Second, Data: newsdeskData})
+	ref := newEngine(f, Embedded(), Options{Evaluator: EvaluatorTopdown, Timeout: 10 * time.Second, Data: newsdeskData})
 	f.Fuzz(func(t *testing.T, phase, profile, app, model uint8, phiMask uint16, n uint8, inj, inScope float64, tokens int32, budget float64, text string, baa bool, allowMask uint16) {
 		in := &Input{
 			Phase:    phases[int(phase)%len(phases)],
@@ -396,7 +410,7 @@ func FuzzPlanMatchesTopdown(f *testing.F) {
 			Detectors: Detectors{
 				PHI:       PHI{ByType: map[string]int{}, NewByType: map[string]int{}},
 				Injection: &Injection{Score: inj, Rules: []string{"instruction_override"}},
-				Topic:     &Topic{InScope: inScope >= 0.5, Nearest: "coding", Score: inScope},
+				Topic:     &Topic{InScope: inScope >= 0.5, Nearest: "coding", Score: inScope, Directive: tokens%2 != 0},
 			},
 			Tokens: Tokens{PromptEstimate: int64(tokens), MaxOutput: int64(tokens) / 3, Budget: &Budget{Limit: 10, Spent: 10 - budget, Remaining: budget, Unit: "usd"}},
 			Route:  Route{BAA: baa},

@@ -62,7 +62,7 @@ func (d *topicDetector) Detect(_ context.Context, phase extproc.Phase, ix *extpr
 	if !r.Known {
 		return nil
 	}
-	ix.Topic = &extproc.TopicScore{InScope: r.InScope, Nearest: r.Nearest, Known: true}
+	ix.Topic = &extproc.TopicScore{InScope: r.InScope, Nearest: r.Nearest, Known: true, Directive: r.Directive}
 	return nil
 }
 

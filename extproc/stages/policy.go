@@ -117,7 +117,7 @@ func (d *policyDecider) input(phase extproc.Phase, ix *extproc.Interaction) *pol
 		in.Detectors.Injection = &policy.Injection{Score: ix.Injection.Score, Rules: ix.Injection.Rules}
 	}
 	if ix.Topic != nil {
-		in.Detectors.Topic = &policy.Topic{InScope: ix.Topic.InScope >= topic.DefaultThreshold, Nearest: ix.Topic.Nearest, Score: ix.Topic.InScope}
+		in.Detectors.Topic = &policy.Topic{InScope: ix.Topic.InScope >= topic.DefaultThreshold, Nearest: ix.Topic.Nearest, Score: ix.Topic.InScope, Directive: ix.Topic.Directive}
 	}
 	return in
 }
