@@ -147,3 +147,54 @@ func TestAuditChainVerifies(t *testing.T) {
 		t.Fatal("an edited event went unnoticed")
 	}
 }
+
+// An app with topics refuses off-topic requests through the whole
+// pipeline (topic detector → policy input → scope.rego → ImmediateResponse).
+// In refuse_directives mode an off-topic question is answered and an
+// off-topic directive is refused; in the default mode both are refused.
+func TestTopicScopeModes(t *testing.T) {
+	discharge := config.TopicSpec{Allowed: map[string][]string{
+		"discharge_instructions": {
+			"Summarise the discharge instructions for this patient",
+			"Rewrite the discharge summary in plain language for the family",
+			"List the follow-up appointments and medication changes after discharge",
+			"What should the patient do about wound care after going home from the hospital?",
+		},
+	}}
+	for _, tc := range []struct {
+		mode   string
+		prompt string
+		want   int
+	}{
+		{"refuse_directives", "Summarise the discharge instructions for this patient in plain language.", 200},
+		{"refuse_directives", "What is the capital of France?", 200},
+		{"refuse_directives", "Write a poem about the ocean and the stars.", 403},
+		{"refuse", "What is the capital of France?", 403},
+		{"refuse", "Write a poem about the ocean and the stars.", 403},
+	} {
+		t.Run(tc.mode+"/"+tc.prompt, func(t *testing.T) {
+			s, events := auditedStack(t, func(c *config.Config) {
+				c.Topics = map[string]config.TopicSpec{"discharge-notes": discharge}
+				c.Policy.Data = map[string]any{"ward": map[string]any{"config": map[string]any{"apps": map[string]any{
+					"discharge-notes": map[string]any{"topics": []any{"discharge_instructions"}, "off_topic": tc.mode},
+				}}}}
+			})
+			resp, body := post(t, s.URL, "/v1/chat/completions", map[string]string{"authorization": "Bearer " + clinicalKey},
+				`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"`+tc.prompt+`"}]}`)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.want, body)
+			}
+			evs := events()
+			if len(evs) != 1 {
+				t.Fatalf("%d audit events", len(evs))
+			}
+			if tc.want == 403 {
+				if !strings.Contains(string(body), "off_topic") || evs[0].ReasonCode != "off_topic" || len(s.Provider.Requests()) != 0 {
+					t.Fatalf("body %s, event %+v, provider requests %d", body, evs[0], len(s.Provider.Requests()))
+				}
+			} else if len(s.Provider.Requests()) != 1 {
+				t.Fatalf("provider requests %d", len(s.Provider.Requests()))
+			}
+		})
+	}
+}
