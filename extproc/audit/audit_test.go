@@ -535,6 +535,10 @@ func FuzzDecodeEvent(f *testing.F) {
 	for _, e := range sealed(2) {
 		f.Add(AppendEncoded(nil, &e))
 	}
+	withVerdicts := withDetectors(sampleEvent(3))
+	var c Chain
+	c.Seal(withVerdicts)
+	f.Add(AppendEncoded(nil, withVerdicts))
 	f.Add([]byte{1})
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f})
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,8 +19,9 @@ import (
 // lists length-prefixed (uvarint), integers as 8 bytes big-endian, UUIDs
 // as 16 bytes. Times are epoch milliseconds (0 = zero time).
 // Version 2 added the streaming fields (first token, time per output
-// token, max held characters); version 1 records still decode.
-const codecVersion = 2
+// token, max held characters). Version 3 may end with the detectors
+// segment (hashBuf.detectors) after the hash; versions 1 and 2 still decode.
+const codecVersion = 3
 
 // AppendEncoded appends the binary encoding of e to buf.
 func AppendEncoded(buf []byte, e *Event) []byte {
@@ -35,7 +37,7 @@ func AppendEncoded(buf []byte, e *Event) []byte {
 	}
 	b = b.measures(e)
 	b = b.str(e.Error).str(e.ContentHash).str(e.PrevHash).str(e.Hash)
-	return b
+	return b.detectors(e)
 }
 
 var errTruncated = errors.New("truncated")
@@ -115,6 +117,60 @@ func (d *decoder) counts() []Count {
 	return out
 }
 
+var errBadDetectors = errors.New("bad detectors segment")
+
+func (d *decoder) score() float32 {
+	p := d.take(4)
+	if len(p) != 4 {
+		return 0
+	}
+	s := math.Float32frombits(uint32(p[0])<<24 | uint32(p[1])<<16 | uint32(p[2])<<8 | uint32(p[3]))
+	if !(s >= 0 && s <= 1) && d.err == nil {
+		d.err = errBadDetectors // the writer clamps scores to [0, 1]
+	}
+	return s
+}
+
+func (d *decoder) byte() byte {
+	p := d.take(1)
+	if len(p) != 1 {
+		return 0
+	}
+	return p[0]
+}
+
+// detectors reads the segment hashBuf.detectors writes.
+func (d *decoder) detectors(e *Event) {
+	tag, present := d.byte(), d.byte()
+	if d.err == nil && (tag != segDetectors || present == 0 || present&^detKnown != 0) {
+		d.err = errBadDetectors
+		return
+	}
+	if present&detInjection != 0 {
+		in := &Injection{Score: d.score()}
+		if n := d.uvarint(); n > 0 {
+			in.Rules = make([]string, 0, min(n, 64))
+			for i := 0; i < n && d.err == nil; i++ {
+				in.Rules = append(in.Rules, d.str())
+			}
+		}
+		e.Injection = in
+	}
+	if present&detTopic != 0 {
+		t := &Topic{InScope: d.score(), Nearest: d.str()}
+		switch d.byte() {
+		case 0:
+		case 1:
+			t.Directive = true
+		default:
+			if d.err == nil {
+				d.err = errBadDetectors
+			}
+		}
+		e.Topic = t
+	}
+}
+
 // DecodeEvent parses the binary encoding written by AppendEncoded.
 func DecodeEvent(p []byte, e *Event) error {
 	if len(p) == 0 || p[0] < 1 || p[0] > codecVersion {
@@ -153,6 +209,9 @@ func DecodeEvent(p []byte, e *Event) error {
 		e.FirstToken, e.TPOTUs, e.MaxHeldChars = d.ms(), d.i64(), d.i64()
 	}
 	e.Error, e.ContentHash, e.PrevHash, e.Hash = d.str(), d.str(), d.str(), d.str()
+	if version >= 3 && d.err == nil && len(d.s) > 0 {
+		d.detectors(e)
+	}
 	if d.err != nil {
 		return fmt.Errorf("audit: decode event: %w", d.err)
 	}

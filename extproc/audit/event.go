@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,6 +67,12 @@ type Event struct {
 	PHI        []Count `json:"phi,omitempty"`        // findings by type; never values
 	Redactions []Count `json:"redactions,omitempty"` // redactions applied by type
 
+	// Detector verdicts on the request. nil means the detector did not run
+	// (disabled, or no topics configured for the app), which is not the
+	// same as a score of 0.
+	Injection *Injection `json:"injection,omitempty"`
+	Topic     *Topic     `json:"topic,omitempty"`
+
 	ContentLevel string     `json:"content_level,omitempty"` // full, redacted, none
 	Prompt       []Message  `json:"prompt,omitempty"`
 	Completion   string     `json:"completion,omitempty"`
@@ -98,6 +105,20 @@ type Event struct {
 type Count struct {
 	Type  string `json:"type"`
 	Count uint32 `json:"count"`
+}
+
+// Injection is the prompt-injection detector's verdict. The score is kept
+// as float32 (what ClickHouse stores) so a row read back hashes the same.
+type Injection struct {
+	Score float32  `json:"score"`           // calibrated, in [0, 1]
+	Rules []string `json:"rules,omitempty"` // rule families that fired
+}
+
+// Topic is the app's topic classifier verdict.
+type Topic struct {
+	InScope   float32 `json:"in_scope"`          // probability the prompt is in the app's scope
+	Nearest   string  `json:"nearest,omitempty"` // nearest example topic
+	Directive bool    `json:"directive"`         // the prompt instructs the assistant
 }
 
 // Message is one side of the conversation as kept at ContentLevel.
@@ -155,6 +176,24 @@ func (e *Event) normalise() {
 	e.FirstByte = FromUnixMs(UnixMs(e.FirstByte))
 	e.End = FromUnixMs(UnixMs(e.End))
 	e.FirstToken = FromUnixMs(UnixMs(e.FirstToken))
+	if e.Injection != nil {
+		e.Injection.Score = unitScore(e.Injection.Score)
+		if len(e.Injection.Rules) == 0 {
+			e.Injection.Rules = nil
+		}
+	}
+	if e.Topic != nil {
+		e.Topic.InScope = unitScore(e.Topic.InScope)
+	}
+}
+
+// unitScore clamps a score to [0, 1] and maps NaN (and -0) to 0: every sink
+// can store it (JSON has no NaN) and it hashes to one bit pattern.
+func unitScore(s float32) float32 {
+	if !(s > 0) {
+		return 0
+	}
+	return min(s, 1)
 }
 
 // hashBuf appends fields in a canonical, unambiguous form (length-prefixed).
@@ -193,11 +232,14 @@ func ComputeContentHash(e *Event, scratch []byte) (string, []byte) {
 }
 
 // ComputeHash returns the chain hash of e: sha256 over every stored field
-// except Hash itself (ContentHash stands in for the content).
+// except Hash itself (ContentHash stands in for the content). The detector
+// verdicts are a trailing segment present only when a detector ran, so
+// events without them keep their "ward-audit-v2" hashes (see detectors).
 func ComputeHash(e *Event, scratch []byte) (string, []byte) {
 	b := hashBuf(append(scratch[:0], "ward-audit-v2"...))
 	b = b.metadata(e).str(e.ContentHash).measures(e)
 	b = b.str(e.Error).str(e.PrevHash)
+	b = b.detectors(e)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), b
 }
@@ -229,6 +271,56 @@ func (b hashBuf) measures(e *Event) hashBuf {
 	b = b.i64(e.InputTokens).i64(e.OutputTokens).i64(e.CachedTokens).i64(e.CostMicroUSD)
 	b = b.i64(e.UpstreamMs).i64(e.WardOverheadUs)
 	return b.i64(UnixMs(e.FirstToken)).i64(e.TPOTUs).i64(e.MaxHeldChars)
+}
+
+// Trailing segments after the version 2 fields. Each starts with its tag;
+// a later segment gets a higher tag and follows the earlier ones.
+const segDetectors = 0x01
+
+// Bits of the detectors segment's presence byte.
+const (
+	detInjection = 1 << 0
+	detTopic     = 1 << 1
+	detKnown     = detInjection | detTopic
+)
+
+// detectors appends the detector verdicts as an optional trailing segment,
+// shared by the hash and the spool encoding. It appends nothing when no
+// detector ran, so such an event hashes exactly as "ward-audit-v2" did
+// before the segment existed. The encoding stays unambiguous: the fields
+// before it are fixed-width or length-prefixed, so where they end is fixed
+// by their content, and the segment (tag, presence bits, then only the
+// present verdicts, each fixed-width or length-prefixed) either is absent
+// or adds at least two bytes. Scores are float32 bits, big-endian.
+func (b hashBuf) detectors(e *Event) hashBuf {
+	if e.Injection == nil && e.Topic == nil {
+		return b
+	}
+	var present byte
+	if e.Injection != nil {
+		present |= detInjection
+	}
+	if e.Topic != nil {
+		present |= detTopic
+	}
+	b = append(b, segDetectors, present)
+	if in := e.Injection; in != nil {
+		b = binary.BigEndian.AppendUint32(b, math.Float32bits(in.Score))
+		b = binary.AppendUvarint(b, uint64(len(in.Rules)))
+		for _, r := range in.Rules {
+			b = b.str(r)
+		}
+	}
+	if t := e.Topic; t != nil {
+		b = binary.BigEndian.AppendUint32(b, math.Float32bits(t.InScope))
+		b = b.str(t.Nearest)
+		directive := byte(0)
+		if t.Directive {
+			directive = 1
+		}
+		b = append(b, directive)
+	}
+	return b
 }
 
 // Chain seals events into one writer's hash chain. Not safe for concurrent use.
