@@ -105,7 +105,15 @@ func queryRows(t testing.TB, s *Store, q string) []map[string]string {
 		}
 		m := map[string]string{}
 		for i, ct := range types {
-			v := reflect.ValueOf(ptrs[i]).Elem().Interface()
+			rv := reflect.ValueOf(ptrs[i]).Elem()
+			if rv.Kind() == reflect.Pointer { // Nullable columns
+				if rv.IsNil() {
+					m[ct.Name()] = "NULL"
+					continue
+				}
+				rv = rv.Elem()
+			}
+			v := rv.Interface()
 			if tm, ok := v.(time.Time); ok {
 				v = tm.UTC().Format(time.DateTime)
 			}

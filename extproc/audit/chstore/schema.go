@@ -12,7 +12,11 @@ import (
 // Version 3 replaced audit_events_by_user (a full copy of every event ordered
 // by end user) with audit_user_index, which holds only the columns needed to
 // find a user's events; see Migrate for the upgrade.
-const SchemaVersion = 3
+//
+// Version 4 added the detector verdicts (injection_score, injection_rules,
+// topic_in_scope, topic_nearest, topic_directive); Migrate adds them to
+// older tables with ALTER TABLE ... ADD COLUMN.
+const SchemaVersion = 4
 
 // Objects dropped by the version 3 migration (the full-width by-user copy).
 const (
@@ -80,9 +84,33 @@ var columns = []column{
 	{"first_token_ms", "Int64", "Int64 CODEC(Delta, ZSTD(1))", false},
 	{"tpot_us", "Int64", "Int64 CODEC(T64, ZSTD(1))", false},
 	{"max_held_chars", "Int64", "Int64 CODEC(T64, ZSTD(1))", false},
+	// Added in schema version 4 (detector verdicts). The scores and the
+	// directive flag are NULL when the detector did not run, so "not
+	// checked" never reads as "scored 0"; the rules and the nearest topic
+	// are then empty.
+	{"injection_score", "Nullable(Float32)", "Nullable(Float32)", false},
+	{"injection_rules", "Array(String)", "Array(" + lc + ")", false},
+	{"topic_in_scope", "Nullable(Float32)", "Nullable(Float32)", false},
+	{"topic_nearest", "String", lc, false},
+	{"topic_directive", "Nullable(UInt8)", "Nullable(UInt8)", false},
 	{"error", "String", "String CODEC(ZSTD(1))", false},
 	{"prev_hash", "String", "String CODEC(ZSTD(1))", false},
 	{"hash", "String", "String CODEC(ZSTD(1))", false},
+}
+
+// addedColumns are the columns of later schema versions, each with what a
+// reader selects in its place from a table not yet migrated (`ward audit
+// verify` run by a new CLI against a database an older Ward wrote). The
+// values are the ones an event without those fields has.
+var addedColumns = map[string]string{
+	"first_token_ms":  "toInt64(0)",
+	"tpot_us":         "toInt64(0)",
+	"max_held_chars":  "toInt64(0)",
+	"injection_score": "CAST(NULL AS Nullable(Float32))",
+	"injection_rules": "emptyArrayString()",
+	"topic_in_scope":  "CAST(NULL AS Nullable(Float32))",
+	"topic_nearest":   "''",
+	"topic_directive": "CAST(NULL AS Nullable(UInt8))",
 }
 
 // userIndexColumns are the audit_events columns copied to audit_user_index.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -71,6 +73,9 @@ type Store struct {
 	flavor Flavor
 	server string
 	insert string
+
+	mu      sync.Mutex
+	selects map[string]string // table -> select list, see selectFor
 }
 
 var _ audit.Sink = (*Store)(nil)
@@ -143,6 +148,9 @@ func (s *Store) Migrate(ctx context.Context) (MigrateResult, error) {
 	if err := s.addMissingColumns(ctx); err != nil {
 		return res, err
 	}
+	s.mu.Lock()
+	s.selects = nil // the tables may have new columns now
+	s.mu.Unlock()
 	row := s.conn.QueryRow(ctx, fmt.Sprintf("SELECT max(version) FROM %s.schema_migrations", s.cfg.Database))
 	if err := row.Scan(&res.FromVersion); err != nil {
 		return res, fmt.Errorf("migrate: read version: %w", err)
@@ -262,6 +270,12 @@ func (s *Store) Write(ctx context.Context, events []audit.Event) error {
 		level, completion, contentHash, errs   = str(), str(), str(), str()
 		prevHash, hash                         = str(), str()
 		phiT, redT, roles, texts, toolN, toolA = strs2(), strs2(), strs2(), strs2(), strs2(), strs2()
+
+		injScore, inScope = make([]*float32, n), make([]*float32, n)
+		injRules, nearest = strs2(), str()
+		directive         = make([]*uint8, n)
+		scores            = make([]float32, 0, 2*n) // backs the score pointers
+		flags             = make([]uint8, 0, n)     // backs the directive pointers
 	)
 	// The per-row array columns are carved out of two backing arrays, not
 	// allocated per event.
@@ -312,6 +326,25 @@ func (s *Store) Write(ctx context.Context, events []audit.Event) error {
 		for k, tc := range e.ToolCalls {
 			toolN[i][k], toolA[i][k] = tc.Name, tc.Arguments
 		}
+		injRules[i] = noStrings
+		if in := e.Injection; in != nil {
+			scores = append(scores, in.Score)
+			injScore[i] = &scores[len(scores)-1]
+			if len(in.Rules) > 0 {
+				injRules[i] = in.Rules
+			}
+		}
+		if tp := e.Topic; tp != nil {
+			scores = append(scores, tp.InScope)
+			inScope[i] = &scores[len(scores)-1]
+			nearest[i] = tp.Nearest
+			flag := uint8(0)
+			if tp.Directive {
+				flag = 1
+			}
+			flags = append(flags, flag)
+			directive[i] = &flags[len(flags)-1]
+		}
 	}
 	// Same order as columns.
 	values := []any{
@@ -323,6 +356,7 @@ func (s *Store) Write(ctx context.Context, events []audit.Event) error {
 		roles, texts, completion, toolN, toolA, contentHash,
 		inTok, outTok, cachedTok, cost, latency, ttft, upstream, overhead,
 		firstTok, tpot, held,
+		injScore, injRules, inScope, nearest, directive,
 		errs, prevHash, hash,
 	}
 	if len(values) != len(columns) {
@@ -351,7 +385,52 @@ decision, reason_code, policy_revision, phi_types, phi_counts, redaction_types, 
 content_level, prompt_roles, prompt_texts, completion, tool_names, tool_args, content_hash,
 input_tokens, output_tokens, cached_tokens, cost_micro_usd, upstream_ms, ward_overhead_us,
 first_token_ms, tpot_us, max_held_chars,
+injection_score, injection_rules, topic_in_scope, topic_nearest, topic_directive,
 error, prev_hash, hash`
+
+// noStrings is the empty array for rows without rules (never written to).
+var noStrings = []string{}
+
+// selectFor is selectList for table, with the columns the table lacks
+// (a database not yet migrated) replaced by their values for an event
+// without those fields. Cached per table; Migrate clears the cache.
+func (s *Store) selectFor(ctx context.Context, table string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q, ok := s.selects[table]; ok {
+		return q, nil
+	}
+	rows, err := s.conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", s.cfg.Database, table)
+	if err != nil {
+		return "", fmt.Errorf("clickhouse: list columns of %s: %w", table, err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return "", fmt.Errorf("clickhouse: list columns of %s: %w", table, err)
+		}
+		have[name] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("clickhouse: list columns of %s: %w", table, err)
+	}
+	q := selectList
+	if len(have) > 0 { // an unknown table keeps the list; the query then reports it
+		for name, fallback := range addedColumns {
+			if !have[name] {
+				q = strings.Replace(q, name+",", fallback+" AS "+name+",", 1)
+			}
+		}
+	}
+	if s.selects == nil {
+		s.selects = map[string]string{}
+	}
+	s.selects[table] = q
+	return q, nil
+}
 
 // Query selects events from table (normally "audit_events") with FINAL, filtered by where (with ? args) and ordered by orderBy, and
 // calls fn for each.
@@ -359,7 +438,11 @@ func (s *Store) Query(ctx context.Context, table, where, orderBy string, fn func
 	if !identRe.MatchString(table) {
 		return fmt.Errorf("chstore: bad table %q", table)
 	}
-	q := fmt.Sprintf("SELECT %s FROM %s.%s FINAL", selectList, s.cfg.Database, table)
+	sel, err := s.selectFor(ctx, table)
+	if err != nil {
+		return err
+	}
+	q := fmt.Sprintf("SELECT %s FROM %s.%s FINAL", sel, s.cfg.Database, table)
 	if where != "" {
 		q += " WHERE " + where
 	}
@@ -381,6 +464,10 @@ func (s *Store) Query(ctx context.Context, table, where, orderBy string, fn func
 			phiT, redT                 []string
 			phiC, redC                 []uint32
 			roles, texts, toolN, toolA []string
+			injScore, inScope          *float32
+			injRules                   []string
+			nearest                    string
+			directive                  *uint8
 		)
 		if err := rows.Scan(&e.ID, &e.WriterID, &e.Seq, &startMs, &firstMs, &endMs,
 			&e.RequestID, &e.TraceID, &e.SpanID, &e.Team, &e.App, &e.KeyID, &e.EndUser,
@@ -389,6 +476,7 @@ func (s *Store) Query(ctx context.Context, table, where, orderBy string, fn func
 			&e.ContentLevel, &roles, &texts, &e.Completion, &toolN, &toolA, &e.ContentHash,
 			&e.InputTokens, &e.OutputTokens, &e.CachedTokens, &e.CostMicroUSD, &e.UpstreamMs, &e.WardOverheadUs,
 			&firstTokMs, &e.TPOTUs, &e.MaxHeldChars,
+			&injScore, &injRules, &inScope, &nearest, &directive,
 			&e.Error, &e.PrevHash, &e.Hash); err != nil {
 			return fmt.Errorf("clickhouse scan: %w", err)
 		}
@@ -402,6 +490,7 @@ func (s *Store) Query(ctx context.Context, table, where, orderBy string, fn func
 		for i := range min(len(toolN), len(toolA)) {
 			e.ToolCalls = append(e.ToolCalls, audit.ToolCall{Name: toolN[i], Arguments: toolA[i]})
 		}
+		e.Injection, e.Topic = verdicts(injScore, injRules, inScope, nearest, directive)
 		if err := fn(&e); err != nil {
 			return err
 		}
@@ -426,6 +515,35 @@ AND ts >= toDateTime(?) AND ts <= toDateTime(?) AND end_user = ? AND start_ms >=
 	lo, hi := from.Unix()-1, to.Unix()+1
 	return s.Query(ctx, "audit_events", where, "start_ms, event_id", fn,
 		endUser, lo, hi, lo, hi, endUser, from.UnixMilli(), to.UnixMilli())
+}
+
+// tamperedScore stands in for a score a row cannot have: Ward writes
+// scores in [0, 1], so an event carrying it fails its hash.
+const tamperedScore = -1
+
+// verdicts rebuilds the detector verdicts from their columns. A verdict is
+// present when its score is not NULL. Columns Ward never fills that way
+// (rules or a nearest topic without a score, a NULL or non-boolean
+// directive) are kept with tamperedScore, so the row is reported as edited
+// instead of its extra values being silently dropped before hashing.
+func verdicts(injScore *float32, rules []string, inScope *float32, nearest string, directive *uint8) (*audit.Injection, *audit.Topic) {
+	var in *audit.Injection
+	var tp *audit.Topic
+	if len(rules) == 0 {
+		rules = nil
+	}
+	if injScore != nil {
+		in = &audit.Injection{Score: *injScore, Rules: rules}
+	} else if rules != nil {
+		in = &audit.Injection{Score: tamperedScore, Rules: rules}
+	}
+	if inScope != nil || nearest != "" || directive != nil {
+		tp = &audit.Topic{InScope: tamperedScore, Nearest: nearest}
+		if inScope != nil && directive != nil && *directive <= 1 {
+			tp.InScope, tp.Directive = *inScope, *directive == 1
+		}
+	}
+	return in, tp
 }
 
 func joinCounts(t []string, c []uint32) []audit.Count {

@@ -158,7 +158,9 @@ func TestConfigValidate(t *testing.T) {
 func TestModernDDLUsesModernTypes(t *testing.T) {
 	ddl := FlavorFor(24, 30).DDL("ward")
 	table := ddl[2]
-	for _, want := range []string{"DateTime64(3, 'UTC')", "LowCardinality(String)", "CODEC(", "TTL toDateTime(ts) + INTERVAL 30 DAY"} {
+	for _, want := range []string{"DateTime64(3, 'UTC')", "LowCardinality(String)", "CODEC(", "TTL toDateTime(ts) + INTERVAL 30 DAY",
+		"injection_score Nullable(Float32)", "injection_rules Array(LowCardinality(String))", "topic_nearest LowCardinality(String)",
+		"topic_directive Nullable(UInt8)"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("modern DDL lacks %s", want)
 		}
@@ -260,7 +262,7 @@ func TestMigrateReplacesFullByUserCopy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.ToVersion != 3 {
+		if res.ToVersion != SchemaVersion {
 			t.Fatalf("migrate: %+v", res)
 		}
 	}
