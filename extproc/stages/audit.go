@@ -104,6 +104,15 @@ func toEvent(ix *extproc.Interaction, ceiling string) *audit.Event {
 		red[r.Type] += r.Count
 	}
 	e.Redactions = sortedCounts(red)
+	// Detector verdicts: left nil when the detector did not run, so the
+	// trail tells "not checked" from "scored 0". The rules slice is only
+	// read after this point, by the writer.
+	if in := ix.Injection; in != nil {
+		e.Injection = &audit.Injection{Score: float32(in.Score), Rules: in.Rules}
+	}
+	if tp := ix.Topic; tp != nil && tp.Known {
+		e.Topic = &audit.Topic{InScope: float32(tp.InScope), Nearest: tp.Nearest, Directive: tp.Directive}
+	}
 	var errs []string
 	if ix.Err != nil {
 		errs = append(errs, ix.Err.Error())
