@@ -284,6 +284,21 @@ func summary(e *audit.Event) string {
 	if len(e.PHI) > 0 {
 		fmt.Fprintf(&b, " phi=%s", counts(e.PHI))
 	}
+	if in := e.Injection; in != nil {
+		fmt.Fprintf(&b, " injection=%.2f", in.Score)
+		if len(in.Rules) > 0 {
+			fmt.Fprintf(&b, "[%s]", strings.Join(in.Rules, ","))
+		}
+	}
+	if tp := e.Topic; tp != nil {
+		fmt.Fprintf(&b, " topic=%.2f", tp.InScope)
+		if tp.Nearest != "" {
+			fmt.Fprintf(&b, "/%s", tp.Nearest)
+		}
+		if tp.Directive {
+			b.WriteString("/directive")
+		}
+	}
 	if e.Error != "" {
 		fmt.Fprintf(&b, " error=%q", e.Error)
 	}
@@ -385,6 +400,9 @@ func WriteTranscript(w io.Writer, user string, from, to time.Time, events []audi
 		if len(e.PHI) > 0 || len(e.Redactions) > 0 {
 			fmt.Fprintf(w, "   PHI found: %s  redacted: %s\n", orNone(counts(e.PHI)), orNone(counts(e.Redactions)))
 		}
+		if d := detectorLine(e); d != "" {
+			fmt.Fprintf(w, "   Detectors: %s\n", d)
+		}
 		if e.ContentLevel == audit.ContentNone || e.ContentLevel == "" {
 			fmt.Fprintln(w, "   (policy kept no conversation text for this exchange)")
 			prev = nil
@@ -419,6 +437,33 @@ func WriteTranscript(w io.Writer, user string, from, to time.Time, events []audi
 		prev = append(append(prev[:0:0], e.Prompt...), audit.Message{Role: "assistant", Content: e.Completion})
 	}
 	return nil
+}
+
+// detectorLine describes the detector verdicts, "" when none ran.
+func detectorLine(e *audit.Event) string {
+	var parts []string
+	if in := e.Injection; in != nil {
+		p := fmt.Sprintf("injection %.2f", in.Score)
+		if len(in.Rules) > 0 {
+			p += " (" + strings.Join(in.Rules, ", ") + ")"
+		}
+		parts = append(parts, p)
+	}
+	if tp := e.Topic; tp != nil {
+		p := fmt.Sprintf("topic in-scope %.2f", tp.InScope)
+		var notes []string
+		if tp.Nearest != "" {
+			notes = append(notes, "nearest "+tp.Nearest)
+		}
+		if tp.Directive {
+			notes = append(notes, "directive")
+		}
+		if len(notes) > 0 {
+			p += " (" + strings.Join(notes, ", ") + ")"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, "; ")
 }
 
 func writeMessage(w io.Writer, role, content string) {
