@@ -273,7 +273,9 @@ func DecodeDecision(v ast.Value) (Decision, error) {
 			return d, shapeErr("headers", "object", t.Value)
 		}
 		if h.Len() > 0 {
-			d.Headers = make(map[string]string, h.Len())
+			// The callback fills a map of its own: capturing d would move
+			// the whole Decision to the heap.
+			headers := make(map[string]string, h.Len())
 			var err error
 			h.Foreach(func(k, v *ast.Term) {
 				if err != nil {
@@ -289,11 +291,12 @@ func DecodeDecision(v ast.Value) (Decision, error) {
 					err = shapeErr("headers."+string(ks), "string", v.Value)
 					return
 				}
-				d.Headers[strings.ToLower(string(ks))] = string(vs)
+				headers[strings.ToLower(string(ks))] = string(vs)
 			})
 			if err != nil {
 				return d, err
 			}
+			d.Headers = headers
 		}
 	}
 	audit, err := optString(obj, fAudit, "audit")
