@@ -161,16 +161,18 @@ func TestTopicScopeModes(t *testing.T) {
 			"What should the patient do about wound care after going home from the hospital?",
 		},
 	}}
+	const inScope, question, offTopic = "Summarise the discharge instructions for this patient in plain language.",
+		"What is the capital of France?", "Write a poem about the ocean and the stars."
 	for _, tc := range []struct {
 		mode   string
 		prompt string
 		want   int
 	}{
-		{"refuse_directives", "Summarise the discharge instructions for this patient in plain language.", 200},
-		{"refuse_directives", "What is the capital of France?", 200},
-		{"refuse_directives", "Write a poem about the ocean and the stars.", 403},
-		{"refuse", "What is the capital of France?", 403},
-		{"refuse", "Write a poem about the ocean and the stars.", 403},
+		{"refuse_directives", inScope, 200},
+		{"refuse_directives", question, 200},
+		{"refuse_directives", offTopic, 403},
+		{"refuse", question, 403},
+		{"refuse", offTopic, 403},
 	} {
 		t.Run(tc.mode+"/"+tc.prompt, func(t *testing.T) {
 			s, events := auditedStack(t, func(c *config.Config) {
@@ -187,6 +189,13 @@ func TestTopicScopeModes(t *testing.T) {
 			evs := events()
 			if len(evs) != 1 {
 				t.Fatalf("%d audit events", len(evs))
+			}
+			// The verdicts the policy decided on are in the audit event.
+			if tp := evs[0].Topic; tp == nil || tp.Directive != (tc.prompt != question) || (tp.Nearest == "discharge_instructions") != (tc.prompt == inScope) {
+				t.Fatalf("audit topic verdict %+v for %q", tp, tc.prompt)
+			}
+			if evs[0].Injection == nil {
+				t.Fatalf("audit event without the injection verdict: %+v", evs[0])
 			}
 			if tc.want == 403 {
 				if !strings.Contains(string(body), "off_topic") || evs[0].ReasonCode != "off_topic" || len(s.Provider.Requests()) != 0 {
