@@ -301,3 +301,41 @@ func TestDecodeRejectsBadDetectorSegments(t *testing.T) {
 		})
 	}
 }
+
+// pinnedV1Hash is pinnedEvent without the streaming measures, sealed by
+// the audit code before they existed (commit 6fdecb8^, prefix
+// "ward-audit-v1").
+const pinnedV1Hash = "44d294d766791164ca2aca3e1db8692a0b411a7e12172ec5be9ade3379d5fea2"
+
+// TestHashCompatibleWithV1Trails: an event of the first trail format still
+// verifies, and an edit of any of its fields, or a v1 hash on an event
+// that has fields v1 did not know, is still reported.
+func TestHashCompatibleWithV1Trails(t *testing.T) {
+	v1 := func() *Event {
+		e := pinnedEvent()
+		e.FirstToken, e.TPOTUs, e.MaxHeldChars = time.Time{}, 0, 0
+		e.Hash = pinnedV1Hash
+		return e
+	}
+	v := &Verifier{AllowHeadGap: true}
+	v.Add(v1())
+	if !v.OK() {
+		t.Fatalf("pinned v1 event does not verify: %v", v.Problems)
+	}
+	for name, edit := range map[string]func(*Event){
+		"team":          func(e *Event) { e.Team = "oncology" },
+		"decision":      func(e *Event) { e.Decision = DecisionAllow },
+		"tokens":        func(e *Event) { e.OutputTokens++ },
+		"error":         func(e *Event) { e.Error = "" },
+		"tpot added":    func(e *Event) { e.TPOTUs = 15000 },
+		"verdict added": func(e *Event) { e.Injection = &Injection{Score: 0.1} },
+	} {
+		e := v1()
+		edit(e)
+		v := &Verifier{AllowHeadGap: true}
+		v.Add(e)
+		if len(v.Problems) != 1 || v.Problems[0].Kind != ProblemEdited {
+			t.Errorf("%s: problems %v, want one %q", name, v.Problems, ProblemEdited)
+		}
+	}
+}

@@ -244,6 +244,26 @@ func ComputeHash(e *Event, scratch []byte) (string, []byte) {
 	return hex.EncodeToString(sum[:]), b
 }
 
+// computeHashV1 is the chain hash of the first release of the audit
+// trail, before the streaming measures (first token, time per output
+// token, held characters) existed. Only the verifier uses it, for events
+// that have none of the fields added since: trails written then still
+// verify.
+func computeHashV1(e *Event, scratch []byte) (string, []byte) {
+	b := hashBuf(append(scratch[:0], "ward-audit-v1"...))
+	b = b.metadata(e).str(e.ContentHash)
+	b = b.i64(e.InputTokens).i64(e.OutputTokens).i64(e.CachedTokens).i64(e.CostMicroUSD)
+	b = b.i64(e.UpstreamMs).i64(e.WardOverheadUs)
+	b = b.str(e.Error).str(e.PrevHash)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), b
+}
+
+// v1Shaped reports whether e has none of the fields added after v1.
+func (e *Event) v1Shaped() bool {
+	return e.FirstToken.IsZero() && e.TPOTUs == 0 && e.MaxHeldChars == 0 && e.Injection == nil && e.Topic == nil
+}
+
 // metadata appends every field from the ids to the content level, in the
 // order both the hash and the spool encoding use.
 func (b hashBuf) metadata(e *Event) hashBuf {
