@@ -176,6 +176,9 @@ func (m *machine) newTerm(v ast.Value) *ast.Term {
 // to a collection, and each replaces a shared empty value (through the
 // term, which every local holding the collection shares) instead of
 // changing it.
+// firstSetCapacity is the room a set gets at its first element.
+const firstSetCapacity = 4
+
 var (
 	emptySet    = ast.NewSet()
 	emptyObject = ast.NewObject()
@@ -482,7 +485,12 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 			return 0, fmt.Errorf("plan: set add to %T", termValue(t))
 		}
 		if set == emptySet {
-			t.Value = ast.NewSet(v)
+			// Room for a few more: a set that gets a first element usually
+			// gets more (tags, PHI types), and NewSet(v) would regrow its
+			// key slice at the second, third and fifth.
+			set = ast.NewSetWithCapacity(firstSetCapacity)
+			set.Add(v)
+			t.Value = set
 			return done, nil
 		}
 		if m.prog.consts[set] {
