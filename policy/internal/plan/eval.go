@@ -170,15 +170,15 @@ func (m *machine) newTerm(v ast.Value) *ast.Term {
 	return t
 }
 
+// firstSetCapacity is the room a set gets at its first element.
+const firstSetCapacity = 4
+
 // Collections made empty share one value until their first element: most
 // partial rules and comprehensions of a decision stay empty, and an OPA
 // set or object costs several allocations. Only the statements below add
 // to a collection, and each replaces a shared empty value (through the
 // term, which every local holding the collection shares) instead of
 // changing it.
-// firstSetCapacity is the room a set gets at its first element.
-const firstSetCapacity = 4
-
 var (
 	emptySet    = ast.NewSet()
 	emptyObject = ast.NewObject()
@@ -382,12 +382,10 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 		}
 		fr[s.dst] = v
 	case *objectLiteral:
-		h, scalar := scalarHash(fr, s.vals)
-		if scalar {
-			if v := s.intern.lookup(h, fr, s.vals); v != nil {
-				fr[s.dst] = m.newTerm(v)
-				return done, nil
-			}
+		v, h, scalar := s.intern.find(fr, s.vals)
+		if v != nil {
+			fr[s.dst] = m.newTerm(v)
+			return done, nil
 		}
 		pairs := m.pairs[:0]
 		for i, k := range s.keys {
@@ -407,12 +405,10 @@ func (m *machine) step(s stmt, fr []*ast.Term) (int, error) {
 	case *constValueStmt:
 		fr[s.dst] = m.newTerm(s.value)
 	case *arrayLiteral:
-		h, scalar := scalarHash(fr, s.vals)
-		if scalar {
-			if v := s.intern.lookup(h, fr, s.vals); v != nil {
-				fr[s.dst] = m.newTerm(v)
-				return done, nil
-			}
+		v, h, scalar := s.intern.find(fr, s.vals)
+		if v != nil {
+			fr[s.dst] = m.newTerm(v)
+			return done, nil
 		}
 		elems := make([]*ast.Term, len(s.vals))
 		for i, o := range s.vals {

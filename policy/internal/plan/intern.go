@@ -110,6 +110,16 @@ func scalarEqual(a, b ast.Value) bool {
 	return false
 }
 
+// find hashes the literal's elements and looks them up. scalar is false
+// when an element is not a scalar (such a literal is never interned); v
+// is nil when nothing is interned for these elements.
+func (c *internCache) find(fr []*ast.Term, vals []operand) (v ast.Value, h uint64, scalar bool) {
+	if h, scalar = scalarHash(fr, vals); scalar {
+		v = c.lookup(h, fr, vals)
+	}
+	return v, h, scalar
+}
+
 // lookup returns the interned value for these elements, or nil.
 func (c *internCache) lookup(h uint64, fr []*ast.Term, vals []operand) ast.Value {
 	t := c.table.Load()
@@ -152,17 +162,20 @@ func (c *internCache) add(p *Program, h uint64, v ast.Value, fr []*ast.Term, val
 		e.vals[i] = read(fr, o).Value
 	}
 	next.entries[h] = e
-	// Marked shared before anyone can see it in the table.
-	p.shared.Store(v, struct{}{})
+	// Marked shared before anyone can see it in the table. Only objects:
+	// an interned array is built at its length, so an append never
+	// writes into it and nothing asks isShared about arrays.
+	if _, ok := v.(ast.Object); ok {
+		p.shared.Store(v, struct{}{})
+	}
 	c.table.CompareAndSwap(old, next)
 }
 
-// sharedValues is the set of interned values; see Program.isShared.
+// sharedValues is the set of interned objects; see Program.isShared.
 type sharedValues = sync.Map
 
 // isShared reports whether v is shared between evaluations (a load-time
-// constant or an interned value): a statement that changes a value in
-// place must copy it first.
+// constant or an interned object): an object insert must copy it first.
 func (p *Program) isShared(v ast.Value) bool {
 	if p.consts[v] {
 		return true
